@@ -1,0 +1,3 @@
+"""Binbridge: name the functions of stripped binaries."""
+
+__version__ = "0.1.0"

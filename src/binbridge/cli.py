@@ -1,0 +1,177 @@
+"""Command-line interface: ``binbridge {extract,train,infer,name,eval}``.
+
+Only this module prints. Every ``BinbridgeError`` becomes a one-line message on
+stderr and exit code 2; outputs are written to a temp file and renamed, so a
+failed command leaves no partial file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from binbridge import __version__
+from binbridge.errors import BinbridgeError, InputError
+
+EXIT_USAGE = 2
+logger = logging.getLogger("binbridge.cli")
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Binbridge's own progress messages are useful at the default level.
+    logging.getLogger("binbridge").setLevel(logging.INFO if verbose <= 1 else logging.DEBUG)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "output path is a directory", "pass a file path with -o")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(path, f"output folder {parent} does not exist", "create it first")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+# ---- subcommand handlers -------------------------------------------------------------------------
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from binbridge.data.extract import extract_to_csv
+
+    result = extract_to_csv(args.inputs, args.output, project=args.project, opt_level=args.opt_level,
+                            keep_unnamed=args.keep_unnamed, show_progress=not args.no_progress)
+    print(f"wrote {result.rows} functions from {result.inputs} input(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from binbridge.training.arguments import TrainingArguments
+    from binbridge.training.trainer import train
+
+    fields = {k: v for k, v in vars(args).items() if k in TrainingArguments.__dataclass_fields__}
+    fields["show_progress"] = not args.no_progress
+    result = train(TrainingArguments(**fields))
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s ({result.samples_per_second:.1f} samples/s); "
+          f"best eval name F1 {result.best_name_f1:.4f} at epoch {result.best_epoch}; "
+          f"models in {result.output_dir}/best_model and {result.output_dir}/last_model", file=sys.stderr)
+    return 0
+
+
+def _predictor(args: argparse.Namespace):
+    from binbridge.inference.predictor import NamePredictor
+
+    return NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads)
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    if args.interactive:
+        from binbridge.inference.interactive import run_interactive
+
+        predictor = _predictor(args)
+
+        def read_line() -> str | None:
+            line = sys.stdin.readline()
+            return line if line else None
+
+        def write(text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        run_interactive(predictor, read_line, write, show_analysis=args.show_analysis)
+        return 0
+    if not args.input or not args.output:
+        raise InputError(None, "--input and --output are required unless --interactive is given",
+                         "pass --input FILE.csv --output OUT.csv")
+    from binbridge.data.schema import INFERENCE_COLUMNS, read_header
+    from binbridge.inference.batch import infer_csv
+
+    read_header(args.input, INFERENCE_COLUMNS)  # fail on a bad input before loading the model
+    result = infer_csv(_predictor(args), args.input, args.output, show_analysis=args.show_analysis,
+                       show_progress=not args.no_progress)
+    print(f"wrote {result.rows} predictions to {result.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_name(args: argparse.Namespace) -> int:
+    from binbridge.binary import describe_binary
+    from binbridge.inference.formats import render
+    from binbridge.inference.naming import name_binary
+
+    info = describe_binary(args.binary)  # fail on a bad binary before loading the model
+    # A binary whose symbol table names every function needs no model unless --rename_symbols is given.
+    predictor = _predictor(args) if info.stripped or args.rename_symbols else None
+    naming = name_binary(args.binary, predictor, unique=not args.keep_duplicates,
+                         rename_symbols=args.rename_symbols)
+    text = render(naming, args.format, with_analysis=args.show_analysis)
+    if args.output:
+        write_text_atomically(args.output, text)
+        print(f"wrote {len(naming.functions)} functions to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from binbridge.evaluation import run_eval
+
+    report = run_eval(args.predictions, args.output_dir, word_clusters=args.word_clusters,
+                      lemmatize=args.lemmatize, train_data=args.train_data)
+    print(report.summary() if hasattr(report, "summary") else f"report written to {args.output_dir}")
+    return 0
+
+
+# ---- parser --------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    from binbridge.cli_options import add_subcommands
+
+    parser = argparse.ArgumentParser(prog="binbridge", description="Name the functions of stripped x86-64 binaries.")
+    parser.add_argument("--version", action="version", version=f"binbridge {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    handlers = {"extract": cmd_extract, "train": cmd_train, "infer": cmd_infer, "name": cmd_name, "eval": cmd_eval}
+    add_subcommands(parser, handlers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    _configure_logging(args.verbose)
+    try:
+        return args.handler(args)
+    except BinbridgeError as error:
+        print(f"binbridge: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("binbridge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Argument definitions of every subcommand; kept apart from cli.py so each file stays short.
+
+Flag names follow the original design (``--train_data``, ``--model_path``,
+...) because users know them from its README.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is outside (0, 1); try 2e-4")
+    return value
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--train_data", required=True, help="training dataset CSV (see docs/data-format.md)")
+    parser.add_argument("--eval_data", required=True, help="evaluation dataset CSV; picks best_model by name F1")
+    parser.add_argument("--output_dir", required=True, help="folder for best_model/, last_model/, logs and caches")
+    parser.add_argument("--epochs", type=_positive_int, default=10, help="passes over the training data (default 10)")
+    parser.add_argument("--batch_size", type=_positive_int, default=4, help="functions per micro-batch (default 4)")
+    parser.add_argument("--learning_rate", type=_learning_rate, default=2e-4,
+                        help="peak AdamW learning rate (default 2e-4)")
+    parser.add_argument("--use_cot", action="store_true",
+                        help="train on the 'cot' column: analysis tokens weighted 0.3, name tokens 0.7")
+    parser.add_argument("--preset", choices=("tiny", "paper"), default="tiny",
+                        help="model size: tiny (trains from scratch on CPU) or paper (CLAP-ASM + Llama 3.2)")
+    parser.add_argument("--max_steps", type=_non_negative_int, default=0,
+                        help="stop after this many optimizer steps (default 0: no limit)")
+    parser.add_argument("--gradient_accumulation_steps", type=_positive_int, default=4,
+                        help="micro-batches per optimizer step (default 4)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument("--encoder_path", help="pretrained encoder folder or hub id (required by --preset paper)")
+    parser.add_argument("--decoder_path", help="Llama-family decoder folder or hub id (required by --preset paper)")
+    parser.add_argument("--load_in_4bit", action="store_true", help="QLoRA: 4-bit NF4 decoder base (CUDA only)")
+    parser.add_argument("--trust_remote_code", action="store_true",
+                        help="allow model folders to run their own Python code (off by default)")
+    parser.add_argument("--encoder_pretrain_steps", type=_non_negative_int,
+                        help="masked-token pretraining steps of a scratch encoder (tiny preset default 1500)")
+    parser.add_argument("--vocab_size", type=_positive_int, help="BPE vocabulary size of the tiny preset (default 8000)")
+    parser.add_argument("--eval_max_samples", type=_positive_int, default=512,
+                        help="eval functions named after each epoch (default 512)")
+    parser.add_argument("--eval_batch_size", type=_positive_int, default=32, help="functions per eval batch (default 32)")
+    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
+                        help="autocast precision of training (default bf16)")
+    parser.add_argument("--cache_dir", help="feature cache folder (default OUTPUT_DIR/cache)")
+    parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model_path", help="model folder from 'binbridge train' (default: the embedded model)")
+    parser.add_argument("--batch_size", type=_positive_int, default=32, help="functions per forward pass (default 32)")
+    parser.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: all cores)")
+    parser.add_argument("--show_analysis", action="store_true", help="also output the decoder's analysis text")
+
+
+def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--input", help="dataset CSV with an 'assembly' column")
+    parser.add_argument("--output", help="output CSV: the input rows plus predicted_name and confidence")
+    parser.add_argument("--interactive", action="store_true",
+                        help="read assembly (ended by an empty line) or 'BINARY ADDRESS' from stdin")
+    parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
+
+
+def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    extract = sub.add_parser("extract", help="write one dataset row per function of ELF files and .a archives")
+    extract.add_argument("inputs", nargs="+", metavar="INPUT", help="x86-64 ELF executable, .so, .o or .a archive")
+    extract.add_argument("-o", "--output", required=True, help="output CSV path")
+    extract.add_argument("--project", help="project column value (default: input file name without lib/extension)")
+    extract.add_argument("--opt_level", default="unknown", help="opt_level column value, such as O2 (default unknown)")
+    extract.add_argument("--keep_unnamed", action="store_true",
+                         help="also write functions without a symbol name (empty function_name)")
+    extract.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    extract.set_defaults(handler=handlers["extract"])
+
+    train = sub.add_parser("train", help="train a model on dataset CSVs")
+    add_train_arguments(train)
+    train.set_defaults(handler=handlers["train"])
+
+    infer = sub.add_parser("infer", help="add predicted names to a dataset CSV, or name pasted assembly")
+    add_infer_arguments(infer)
+    infer.set_defaults(handler=handlers["infer"])
+
+    name = sub.add_parser("name", help="find and name every function of a binary")
+    name.add_argument("binary", metavar="BINARY", help="x86-64 ELF executable, shared object or object file")
+    add_model_arguments(name)
+    name.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default table)")
+    name.add_argument("-o", "--output", help="write to this file instead of stdout")
+    name.add_argument("--keep_duplicates", action="store_true",
+                      help="keep repeated predicted names instead of suffixing them _2, _3, ...")
+    name.add_argument("--rename_symbols", action="store_true",
+                      help="predict names for functions that already have symbols too")
+    name.set_defaults(handler=handlers["name"])
+
+    evaluate = sub.add_parser("eval", help="score a predictions CSV (function_name vs predicted_name)")
+    evaluate.add_argument("predictions", metavar="PREDICTIONS.csv", help="CSV with function_name and predicted_name")
+    evaluate.add_argument("-o", "--output_dir", default="eval_report", help="report folder (default eval_report)")
+    evaluate.add_argument("--word_clusters", help="JSON file mapping word -> list of synonym cluster ids")
+    evaluate.add_argument("--lemmatize", action="store_true", help="lemmatise name words before matching")
+    evaluate.add_argument("--train_data", help="training CSV, for the most-frequent-words baseline")
+    evaluate.set_defaults(handler=handlers["eval"])

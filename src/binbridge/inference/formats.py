@@ -1,0 +1,52 @@
+"""Output formats of ``binbridge name``: table, JSON and CSV (documented in docs/output-format.md)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from binbridge.inference.naming import BinaryNaming
+
+FORMATS = ("table", "json", "csv")
+CSV_COLUMNS = ("address", "size", "name", "confidence", "source")
+
+
+def to_json(naming: BinaryNaming, with_analysis: bool = False) -> str:
+    document = {
+        "binary": naming.info.path,
+        "sha256": naming.info.sha256,
+        "arch": naming.info.arch,
+        "functions": [f.to_dict(with_analysis) for f in naming.functions],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def to_csv(naming: BinaryNaming, with_analysis: bool = False) -> str:
+    columns = list(CSV_COLUMNS) + (["analysis"] if with_analysis else [])
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for function in naming.functions:
+        writer.writerow(function.to_dict(with_analysis))
+    return buffer.getvalue()
+
+
+def to_table(naming: BinaryNaming, with_analysis: bool = False) -> str:
+    rows = [f.to_dict(with_analysis) for f in naming.functions]
+    name_width = max([len("name")] + [len(r["name"]) for r in rows])
+    lines = [f"{'address':>18}  {'size':>7}  {'name':<{name_width}}  {'confidence':>10}  source"]
+    for row in rows:
+        lines.append(f"{row['address']:>18}  {row['size']:>7}  {row['name']:<{name_width}}  "
+                     f"{row['confidence']:>10.3f}  {row['source']}")
+        if with_analysis and row.get("analysis"):
+            lines.append(f"{'':>18}  analysis: {row['analysis']}")
+    predicted = sum(1 for r in rows if r["source"] == "model")
+    lines.append(f"# {naming.info.path}: {len(rows)} functions, {predicted} named by the model, "
+                 f"{len(rows) - predicted} by symbols")
+    return "\n".join(lines) + "\n"
+
+
+def render(naming: BinaryNaming, output_format: str, with_analysis: bool = False) -> str:
+    renderers = {"table": to_table, "json": to_json, "csv": to_csv}
+    return renderers[output_format](naming, with_analysis)

@@ -1,0 +1,75 @@
+"""Interactive naming: paste assembly (ended by an empty line) or type ``BINARY ADDRESS``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from binbridge.binary import find_function, normalize_assembly_text
+from binbridge.errors import BinbridgeError, InputError
+from binbridge.inference.predictor import NamePredictor
+
+logger = logging.getLogger(__name__)
+
+PROMPT = "assembly (end with an empty line) or BINARY ADDRESS; Ctrl-D quits"
+
+
+@dataclass
+class InteractiveQuery:
+    """One request: either pasted assembly text or a function located in a binary."""
+
+    assembly: str
+    label: str
+
+
+def parse_address(text: str) -> int:
+    try:
+        return int(text, 0) if text.lower().startswith("0x") else int(text, 16)
+    except ValueError as error:
+        raise InputError(None, f"invalid address {text!r}", "write it in hex, such as 0x4011a0") from error
+
+
+def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
+    """Read one query; return None at end of input."""
+    lines: list[str] = []
+    while True:
+        line = read_line()
+        if line is None:
+            break
+        line = line.rstrip("\n")
+        if not line.strip():
+            if lines:
+                break
+            continue
+        if not lines:
+            parts = line.split()
+            if len(parts) == 2 and os.path.exists(parts[0]):
+                address = parse_address(parts[1])
+                function = find_function(parts[0], address)
+                return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}")
+        lines.append(line)
+    if not lines:
+        return None
+    return InteractiveQuery(normalize_assembly_text("\n".join(lines)), "pasted assembly")
+
+
+def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None], write: Callable[[str], None],
+                    *, show_analysis: bool = False) -> int:
+    """Serve queries until end of input; return how many were answered."""
+    answered = 0
+    write(PROMPT + "\n")
+    while True:
+        try:
+            query = read_query(read_line)
+        except BinbridgeError as error:
+            write(f"error: {error}\n")
+            continue
+        if query is None:
+            return answered
+        prediction = predictor.predict([query.assembly])[0]
+        if show_analysis and prediction.analysis:
+            write(f"analysis: {prediction.analysis}\n")
+        write(f"{prediction.name or '(no name)'}\t{prediction.confidence:.3f}\n")
+        answered += 1

@@ -1,0 +1,88 @@
+"""Name every function of a binary: symbol names where the binary has them, predictions elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
+from binbridge.inference.predictor import NamePredictor
+from binbridge.inference.unique import make_names_unique
+
+logger = logging.getLogger(__name__)
+
+SOURCE_SYMBOL = "symbol"
+SOURCE_MODEL = "model"
+
+
+@dataclass
+class NamedFunction:
+    address: int
+    size: int
+    name: str
+    confidence: float
+    source: str  # "symbol" or "model"
+    analysis: str = ""
+
+    def to_dict(self, with_analysis: bool = False) -> dict:
+        data = asdict(self)
+        data["address"] = f"0x{self.address:x}"
+        data["confidence"] = round(self.confidence, 4)
+        if not with_analysis:
+            data.pop("analysis")
+        return data
+
+
+@dataclass
+class BinaryNaming:
+    info: BinaryInfo
+    functions: list[NamedFunction] = field(default_factory=list)
+
+
+def _chunks(functions: Iterator[ExtractedFunction], size: int) -> Iterator[list[ExtractedFunction]]:
+    chunk: list[ExtractedFunction] = []
+    for function in functions:
+        chunk.append(function)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor | None, *,
+                         chunk_size: int = 512, rename_symbols: bool = False) -> Iterator[NamedFunction]:
+    """Yield named functions in address order, predicting in chunks so memory stays bounded.
+
+    ``predictor`` may be None when every function has a symbol; a function
+    without one then raises ValueError. With ``rename_symbols`` the model names
+    every function, symbol or not (useful to compare against the symbols).
+    """
+    for chunk in _chunks(iter_functions(path), chunk_size):
+        to_predict = [f for f in chunk if rename_symbols or not f.name]
+        predictions = {}
+        if to_predict:
+            if predictor is None:
+                raise ValueError("functions without symbols need a model")
+            generated = predictor.predict([f.assembly for f in to_predict])
+            predictions = {id(f): g for f, g in zip(to_predict, generated)}
+        for function in chunk:
+            prediction = predictions.get(id(function))
+            if prediction is None:
+                yield NamedFunction(function.address, function.size, function.name or "", 1.0, SOURCE_SYMBOL)
+            else:
+                name = prediction.name or f"sub_{function.address:x}"
+                yield NamedFunction(function.address, function.size, name, prediction.confidence, SOURCE_MODEL,
+                                    prediction.analysis)
+
+
+def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *, unique: bool = True,
+                rename_symbols: bool = False) -> BinaryNaming:
+    """Name all functions of ``path``; with ``unique``, repeated predicted names get distinct suffixes."""
+    info = describe_binary(path)
+    functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols))
+    if unique:
+        make_names_unique(functions)
+    return BinaryNaming(info=info, functions=functions)

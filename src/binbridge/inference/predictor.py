@@ -1,0 +1,87 @@
+"""Batched name prediction from normalised assembly text."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from binbridge.errors import ModelLoadError
+from binbridge.model.binbridge import BinbridgeModel, GeneratedName
+from binbridge.model.loading import load_model
+from binbridge.training.feature_cache import tokenize_assembly
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
+
+
+def default_model_path() -> Path:
+    """Return the folder of the model shipped inside the package."""
+    if not (DEFAULT_MODEL_DIR / "binbridge_config.json").is_file():
+        raise ModelLoadError(DEFAULT_MODEL_DIR, "the embedded default model is missing from this install",
+                             "reinstall Binbridge, or pass --model_path to a trained model folder")
+    return DEFAULT_MODEL_DIR
+
+
+class NamePredictor:
+    """Runs encoder -> Q-Former -> decoder over batches of functions."""
+
+    def __init__(self, model: BinbridgeModel, *, batch_size: int = 32, max_batch_tokens: int = 32768,
+                 num_threads: int | None = None) -> None:
+        if model.encoder is None:
+            raise ValueError("NamePredictor needs a model loaded with its encoder")
+        self.model = model.eval()
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        if num_threads:
+            torch.set_num_threads(num_threads)
+
+    @classmethod
+    def from_path(cls, model_path: str | os.PathLike[str] | None = None, **kwargs) -> "NamePredictor":
+        path = Path(model_path) if model_path else default_model_path()
+        logger.info("loading model from %s", path)
+        return cls(load_model(path), **kwargs)
+
+    @property
+    def uses_cot(self) -> bool:
+        return self.model.config.use_cot
+
+    @torch.no_grad()
+    def predict(self, assemblies: Sequence[str], *, show_progress: bool = False) -> list[GeneratedName]:
+        """Return one prediction per assembly text, in input order."""
+        if not assemblies:
+            return []
+        tokenizer = self.model.encoder_tokenizer
+        token_ids = tokenize_assembly(tokenizer, list(assemblies), self.model.config.encoder.max_input_tokens)
+        order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
+        results: list[GeneratedName | None] = [None] * len(token_ids)
+        pad_id = self.model.encoder.pad_token_id
+
+        batches = list(self._batches(order, token_ids))
+        for batch in tqdm(batches, desc="naming functions", unit="batch", disable=not show_progress):
+            L = max(len(token_ids[i]) for i in batch)
+            ids = torch.full((len(batch), L), pad_id, dtype=torch.long)  # [B, L]
+            mask = torch.zeros(len(batch), L, dtype=torch.long)  # [B, L]
+            for row, index in enumerate(batch):
+                ids[row, : len(token_ids[index])] = torch.tensor(token_ids[index])
+                mask[row, : len(token_ids[index])] = 1
+            encoded = self.model.encode(ids, mask)
+            for index, generated in zip(batch, self.model.generate(encoded.hidden_states, encoded.attention_mask)):
+                results[index] = generated
+        return [r for r in results if r is not None]
+
+    def _batches(self, order: list[int], token_ids: list[list[int]]):
+        batch: list[int] = []
+        for index in order:
+            longest = len(token_ids[index])
+            if batch and (len(batch) >= self.batch_size or longest * (len(batch) + 1) > self.max_batch_tokens):
+                yield batch
+                batch = []
+            batch.append(index)
+        if batch:
+            yield batch

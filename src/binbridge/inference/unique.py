@@ -1,0 +1,40 @@
+"""Make predicted names unique within one binary.
+
+Disassemblers such as IDA and Ghidra reject two functions with one name, so
+when the model gives several functions the same name, the most confident one
+keeps it and the others get ``_2``, ``_3``, ... in address order. Symbol names
+are never changed, and a suffixed name never collides with a symbol.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+def make_names_unique(functions: list) -> int:
+    """Rename in place; return how many predicted names received a suffix.
+
+    ``functions`` holds objects with ``name``, ``confidence``, ``source`` and ``address``.
+    """
+    taken = {f.name for f in functions if f.source == "symbol"}
+    groups: dict[str, list] = defaultdict(list)
+    for function in functions:
+        if function.source != "symbol":
+            groups[function.name].append(function)
+
+    renamed = 0
+    for name, group in groups.items():
+        ranked = sorted(group, key=lambda f: (-f.confidence, f.address))
+        keeper = ranked[0] if name not in taken else None
+        if keeper is not None:
+            taken.add(name)
+        counter = 2
+        for function in sorted(group, key=lambda f: f.address):
+            if function is keeper:
+                continue
+            while f"{name}_{counter}" in taken:
+                counter += 1
+            function.name = f"{name}_{counter}"
+            taken.add(function.name)
+            renamed += 1
+    return renamed

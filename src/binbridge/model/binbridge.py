@@ -1,0 +1,163 @@
+"""The Binbridge model: encoder features -> Q-Former -> projection -> soft prompt -> decoder.
+
+The encoder is optional at training time, because training reads encoder
+features from an on-disk cache; inference runs it live.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from binbridge.model.config import BinbridgeConfig
+from binbridge.model.encoder import SlidingWindowEncoder
+from binbridge.model.loss import LossOutput, mixed_loss
+from binbridge.model.prompting import instruction_ids, parse_output
+from binbridge.model.qformer import QFormer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GeneratedName:
+    """One decoded prediction. ``confidence`` is the geometric mean probability of the name tokens."""
+
+    name: str | None
+    analysis: str
+    confidence: float
+    raw_text: str
+
+
+def _output_cache(output):
+    """Return the KV cache of a decoder output (``cache`` in transformers 5, ``past_key_values`` before)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+class BinbridgeModel(nn.Module):
+    def __init__(self, config: BinbridgeConfig, qformer: QFormer, decoder: nn.Module, decoder_tokenizer,
+                 encoder: SlidingWindowEncoder | None = None, encoder_tokenizer=None) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        self.encoder_tokenizer = encoder_tokenizer
+        self.qformer = qformer
+        self.decoder = decoder
+        self.decoder_tokenizer = decoder_tokenizer
+        # The decoder's width comes from its own config, so any Llama size plugs in.
+        self.projection = nn.Linear(config.qformer.hidden_size, self.language_model.config.hidden_size)
+
+    @property
+    def language_model(self) -> nn.Module:
+        """The causal LM with any LoRA layers injected (unwrapped from peft's container)."""
+        get_base = getattr(self.decoder, "get_base_model", None)
+        return get_base() if callable(get_base) else self.decoder
+
+    # ---- soft prompt ---------------------------------------------------------------------------
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        if self.encoder is None:
+            raise RuntimeError("this BinbridgeModel was built without an encoder; pass cached features instead")
+        return self.encoder(input_ids, attention_mask)
+
+    def soft_prompt(self, features: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
+        queries = self.qformer(features, feature_mask)  # [B, L, De] -> [B, Q, d]
+        return self.projection(queries)  # [B, Q, d] -> [B, Q, H]
+
+    # ---- training ------------------------------------------------------------------------------
+
+    def forward(self, features: torch.Tensor, feature_mask: torch.Tensor, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor, span_kinds: torch.Tensor) -> LossOutput:
+        prompt = self.soft_prompt(features, feature_mask)  # [B, Q, H]
+        B, Q, H = prompt.shape
+        lm = self.language_model
+        token_embeddings = lm.get_input_embeddings()(input_ids)  # [B, T, H]
+        embeddings = torch.cat([prompt.to(token_embeddings.dtype), token_embeddings], dim=1)  # [B, Q+T, H]
+        mask = torch.cat([attention_mask.new_ones(B, Q), attention_mask], dim=1)  # [B, Q+T]
+
+        logits = lm(inputs_embeds=embeddings, attention_mask=mask, use_cache=False).logits  # [B, Q+T, V]
+        # The soft prompt carries no targets: keep the logits from the last soft token on, so that
+        # position Q-1 predicts the first text token. [B, Q+T, V] -> [B, T+1, V]
+        text_logits = logits[:, Q - 1:]
+        pad_kind = span_kinds.new_zeros(B, 1)
+        pad_id = input_ids.new_zeros(B, 1)
+        return mixed_loss(
+            text_logits,
+            torch.cat([pad_id, input_ids], dim=1),  # [B, T+1], aligned with text_logits
+            torch.cat([pad_kind, span_kinds], dim=1),
+            self.config.loss,
+        )
+
+    # ---- inference -----------------------------------------------------------------------------
+
+    def max_new_tokens(self) -> int:
+        prompt = self.config.prompt
+        budget = prompt.max_name_tokens + 4
+        if self.config.use_cot:
+            budget += prompt.max_analysis_tokens
+        return budget
+
+    @torch.no_grad()
+    def generate(self, features: torch.Tensor, feature_mask: torch.Tensor,
+                 max_new_tokens: int | None = None) -> list[GeneratedName]:
+        """Greedy decoding with the KV cache. Every row has the same prompt length, so no padding."""
+        tokenizer = self.decoder_tokenizer
+        lm = self.language_model
+        limit = max_new_tokens or self.max_new_tokens()
+
+        prompt = self.soft_prompt(features, feature_mask)  # [B, Q, H]
+        B = prompt.shape[0]
+        instruction = torch.tensor(instruction_ids(tokenizer, self.config.prompt), dtype=torch.long)
+        instruction = instruction.unsqueeze(0).expand(B, -1)  # [B, P]
+        instruction_embeddings = lm.get_input_embeddings()(instruction)  # [B, P, H]
+        embeddings = torch.cat([prompt.to(instruction_embeddings.dtype), instruction_embeddings], dim=1)
+
+        out = lm(inputs_embeds=embeddings, use_cache=True, logits_to_keep=1)  # logits [B, 1, V]
+        cache = _output_cache(out)
+        next_logits = out.logits[:, -1]  # [B, V]
+
+        eos = tokenizer.eos_token_id
+        tokens: list[torch.Tensor] = []
+        log_probs: list[torch.Tensor] = []
+        finished = torch.zeros(B, dtype=torch.bool)
+        for _ in range(limit):
+            step_log_probs = torch.log_softmax(next_logits.float(), dim=-1)  # [B, V]
+            best_log_prob, best = step_log_probs.max(dim=-1)  # [B], [B]
+            best = torch.where(finished, torch.full_like(best, eos), best)
+            tokens.append(best)
+            log_probs.append(torch.where(finished, torch.zeros_like(best_log_prob), best_log_prob))
+            finished |= best == eos
+            if bool(finished.all()):
+                break
+            out = lm(input_ids=best.unsqueeze(1), cache=cache, use_cache=True)  # logits [B, 1, V]
+            cache = _output_cache(out)
+            next_logits = out.logits[:, -1]
+
+        token_matrix = torch.stack(tokens, dim=1).tolist()  # [B, steps]
+        log_prob_matrix = torch.stack(log_probs, dim=1).tolist()
+        return [self._decode_row(row, row_log_probs) for row, row_log_probs in zip(token_matrix, log_prob_matrix)]
+
+    def _decode_row(self, token_ids: list[int], log_probs: list[float]) -> GeneratedName:
+        tokenizer = self.decoder_tokenizer
+        eos = tokenizer.eos_token_id
+        length = token_ids.index(eos) + 1 if eos in token_ids else len(token_ids)
+        token_ids, log_probs = token_ids[:length], log_probs[:length]
+        text = tokenizer.decode(token_ids, skip_special_tokens=True)
+        parsed = parse_output(text, self.config.prompt)
+
+        name_start = self._name_start(token_ids)
+        name_log_probs = log_probs[name_start:] or log_probs or [float("-inf")]
+        confidence = float(torch.tensor(name_log_probs).mean().exp())
+        return GeneratedName(name=parsed.name, analysis=parsed.analysis, confidence=confidence, raw_text=text)
+
+    def _name_start(self, token_ids: list[int]) -> int:
+        """Return the index of the first token after the name marker (0 when there is none)."""
+        tokenizer = self.decoder_tokenizer
+        marker = self.config.prompt.name_marker
+        for i in range(len(token_ids)):
+            if marker in tokenizer.decode(token_ids[: i + 1], skip_special_tokens=True):
+                return i + 1
+        return 0

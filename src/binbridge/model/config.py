@@ -1,0 +1,225 @@
+"""Configuration dataclasses, one per model component, validated on creation.
+
+Every rule violation raises ``ConfigError`` naming the component, the field,
+the value and the rule, so a bad JSON config or CLI flag fails at load time
+instead of deep inside ``forward``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from binbridge.errors import ConfigError, ModelLoadError
+
+CONFIG_FILE_NAME = "binbridge_config.json"
+CONFIG_FORMAT_VERSION = 1
+
+
+def _require(component: str, name: str, value: object, ok: bool, rule: str) -> None:
+    if not ok:
+        raise ConfigError(component, name, value, rule)
+
+
+def _positive_int(component: str, name: str, value: object) -> None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    _require(component, name, value, ok, "must be a positive integer")
+
+
+def _unit_interval(component: str, name: str, value: object) -> None:
+    ok = isinstance(value, (int, float)) and 0.0 <= float(value) < 1.0
+    _require(component, name, value, ok, "must be a number in [0, 1)")
+
+
+@dataclass
+class EncoderConfig:
+    """Sliding-window assembly encoder.
+
+    ``model_path`` is a Hugging Face folder or hub id. A relative path is
+    resolved against the saved model folder, which is how the embedded encoder
+    of the ``tiny`` preset travels with the model.
+    """
+
+    model_path: str = "encoder"
+    window_size: int = 2048
+    stride: int = 256
+    max_seq_length: int = 2048
+    # Functions longer than this many tokens are truncated; bounds time and memory.
+    max_input_tokens: int = 16384
+    freeze_encoder: bool = True
+    # Windows per encoder forward pass; 0 runs all windows of a batch at once.
+    window_batch_size: int = 0
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        name = "EncoderConfig"
+        _require(name, "model_path", self.model_path, bool(self.model_path), "must name a folder or hub id")
+        for key in ("window_size", "stride", "max_seq_length", "max_input_tokens"):
+            _positive_int(name, key, getattr(self, key))
+        _require(name, "stride", self.stride, self.stride <= self.window_size,
+                 f"must not exceed window_size={self.window_size}, or tokens between windows are never encoded")
+        _require(name, "window_size", self.window_size, self.window_size <= self.max_seq_length,
+                 f"must not exceed max_seq_length={self.max_seq_length}")
+        ok = isinstance(self.window_batch_size, int) and self.window_batch_size >= 0
+        _require(name, "window_batch_size", self.window_batch_size, ok, "must be 0 (all at once) or a positive integer")
+
+
+@dataclass
+class QFormerConfig:
+    """BLIP-2-style query transformer that compresses encoder features."""
+
+    num_query_tokens: int = 64
+    hidden_size: int = 768
+    num_hidden_layers: int = 6
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    cross_attention_freq: int = 2
+    dropout: float = 0.1
+    layer_norm_eps: float = 1e-6
+    # Feature size of the encoder output; set from the encoder's config when the model is built.
+    encoder_hidden_size: int = 768
+
+    def __post_init__(self) -> None:
+        name = "QFormerConfig"
+        for key in ("num_query_tokens", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                    "intermediate_size", "cross_attention_freq", "encoder_hidden_size"):
+            _positive_int(name, key, getattr(self, key))
+        _require(name, "hidden_size", self.hidden_size, self.hidden_size % self.num_attention_heads == 0,
+                 f"must be divisible by num_attention_heads={self.num_attention_heads}")
+        _require(name, "cross_attention_freq", self.cross_attention_freq,
+                 self.cross_attention_freq <= self.num_hidden_layers,
+                 f"must not exceed num_hidden_layers={self.num_hidden_layers}, or no layer reads the encoder")
+        _unit_interval(name, "dropout", self.dropout)
+
+    def cross_attention_layers(self) -> list[int]:
+        """Indices of the layers that carry cross-attention (0, freq, 2*freq, ...)."""
+        return [i for i in range(self.num_hidden_layers) if i % self.cross_attention_freq == 0]
+
+
+DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class DecoderConfig:
+    """Llama-family causal decoder with LoRA adapters.
+
+    ``train_base_weights`` is for decoders initialised from scratch (the
+    ``tiny`` preset): LoRA adapters are still attached, but the base weights
+    train too and the adapters are merged into them when the model is saved.
+    """
+
+    model_path: str = "decoder"
+    lora_r: int = 64
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: tuple[str, ...] = DEFAULT_LORA_TARGETS
+    train_base_weights: bool = False
+    # 4-bit NF4 quantisation of the frozen base (QLoRA); needs CUDA and bitsandbytes.
+    load_in_4bit: bool = False
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        name = "DecoderConfig"
+        _require(name, "model_path", self.model_path, bool(self.model_path), "must name a folder or hub id")
+        _positive_int(name, "lora_r", self.lora_r)
+        _positive_int(name, "lora_alpha", self.lora_alpha)
+        _unit_interval(name, "lora_dropout", self.lora_dropout)
+        self.lora_target_modules = tuple(self.lora_target_modules)
+        _require(name, "lora_target_modules", self.lora_target_modules, len(self.lora_target_modules) > 0,
+                 "must list at least one module name, such as q_proj")
+        _require(name, "load_in_4bit", self.load_in_4bit, not (self.load_in_4bit and self.train_base_weights),
+                 "cannot be combined with train_base_weights, because 4-bit base weights are frozen")
+
+
+@dataclass
+class LossConfig:
+    """Weights of the mixed loss: analysis_weight * CE(analysis) + name_weight * CE(name)."""
+
+    analysis_weight: float = 0.3
+    name_weight: float = 0.7
+
+    def __post_init__(self) -> None:
+        for key in ("analysis_weight", "name_weight"):
+            value = getattr(self, key)
+            ok = isinstance(value, (int, float)) and value >= 0
+            _require("LossConfig", key, value, ok, "must be a non-negative number")
+        _require("LossConfig", "name_weight", self.name_weight, self.name_weight > 0,
+                 "must be positive, or the model never learns to write names")
+
+
+@dataclass
+class PromptConfig:
+    """Text around the soft prompt. The markers are what the name parser looks for."""
+
+    instruction: str = "Name this function.\n"
+    analysis_marker: str = "Analysis:"
+    name_marker: str = "Name:"
+    max_analysis_tokens: int = 256
+    max_name_tokens: int = 24
+
+    def __post_init__(self) -> None:
+        _require("PromptConfig", "name_marker", self.name_marker, bool(self.name_marker.strip()),
+                 "must be non-empty text")
+        _positive_int("PromptConfig", "max_analysis_tokens", self.max_analysis_tokens)
+        _positive_int("PromptConfig", "max_name_tokens", self.max_name_tokens)
+
+
+@dataclass
+class BinbridgeConfig:
+    """Whole-model configuration, saved as ``binbridge_config.json`` beside the weights."""
+
+    preset: str = "custom"
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    qformer: QFormerConfig = field(default_factory=QFormerConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    # True when the decoder was trained to write an analysis before the name.
+    use_cot: bool = False
+    # Copy the encoder into saved model folders (the tiny preset's encoder is trained here).
+    embed_encoder: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["format_version"] = CONFIG_FORMAT_VERSION
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "BinbridgeConfig":
+        data = dict(data)
+        version = data.pop("format_version", CONFIG_FORMAT_VERSION)
+        if version != CONFIG_FORMAT_VERSION:
+            raise ModelLoadError(source, f"config format_version {version} is not supported",
+                                 f"this Binbridge reads version {CONFIG_FORMAT_VERSION}")
+        parts = {"encoder": EncoderConfig, "qformer": QFormerConfig, "decoder": DecoderConfig,
+                 "loss": LossConfig, "prompt": PromptConfig}
+        kwargs: dict[str, Any] = {}
+        try:
+            for key, value in data.items():
+                kwargs[key] = parts[key](**value) if key in parts else value
+            return cls(**kwargs)
+        except TypeError as error:
+            raise ModelLoadError(source, f"invalid config: {error}", "re-save the model with this version") from error
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        path = Path(folder) / CONFIG_FILE_NAME
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> "BinbridgeConfig":
+        path = Path(folder) / CONFIG_FILE_NAME
+        if not path.is_file():
+            raise ModelLoadError(folder, f"no {CONFIG_FILE_NAME} found",
+                                 "pass a folder written by 'binbridge train' (best_model or last_model)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ModelLoadError(path, f"invalid JSON: {error}", "re-save the model") from error
+        if not isinstance(data, dict):
+            raise ModelLoadError(path, "config is not a JSON object", "re-save the model")
+        return cls.from_dict(data, source=str(path))

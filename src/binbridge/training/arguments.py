@@ -1,0 +1,61 @@
+"""Training arguments, validated on creation; the CLI flags map one to one onto these fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from binbridge.errors import ConfigError
+from binbridge.model.presets import PRESET_NAMES
+
+PRECISIONS = ("bf16", "fp32")
+
+
+@dataclass
+class TrainingArguments:
+    train_data: str
+    eval_data: str
+    output_dir: str
+    epochs: int = 10
+    batch_size: int = 4
+    learning_rate: float = 2e-4
+    use_cot: bool = False
+    preset: str = "tiny"
+    max_steps: int = 0  # 0: no limit beyond epochs
+    gradient_accumulation_steps: int = 4
+    seed: int = 42
+    encoder_path: str | None = None
+    decoder_path: str | None = None
+    load_in_4bit: bool = False
+    trust_remote_code: bool = False
+    encoder_pretrain_steps: int | None = None  # None: the preset's default
+    vocab_size: int | None = None  # None: the preset's default
+    eval_max_samples: int = 512
+    eval_batch_size: int = 32
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    precision: str = "bf16"
+    cache_dir: str | None = None  # None: OUTPUT_DIR/cache
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        name = "train"
+        positive_ints = ("epochs", "batch_size", "gradient_accumulation_steps", "eval_max_samples", "eval_batch_size")
+        for key in positive_ints:
+            value = getattr(self, key)
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(name, key, value, "must be a positive integer")
+        if self.max_steps < 0:
+            raise ConfigError(name, "max_steps", self.max_steps, "must be 0 (no limit) or a positive integer")
+        if not (0 < self.learning_rate < 1):
+            raise ConfigError(name, "learning_rate", self.learning_rate, "must be in (0, 1), for example 2e-4")
+        if not (0 <= self.warmup_ratio < 1):
+            raise ConfigError(name, "warmup_ratio", self.warmup_ratio, "must be in [0, 1)")
+        if self.preset not in PRESET_NAMES:
+            raise ConfigError(name, "preset", self.preset, f"must be one of {', '.join(PRESET_NAMES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(name, "precision", self.precision, f"must be one of {', '.join(PRECISIONS)}")
+        if self.encoder_pretrain_steps is not None and self.encoder_pretrain_steps < 0:
+            raise ConfigError(name, "encoder_pretrain_steps", self.encoder_pretrain_steps, "must be 0 or more")
+        if self.vocab_size is not None and self.vocab_size < 300:
+            raise ConfigError(name, "vocab_size", self.vocab_size,
+                              "must be at least 300 (256 byte symbols plus special tokens)")

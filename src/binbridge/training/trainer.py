@@ -1,0 +1,241 @@
+"""Training loop: cached encoder features -> Q-Former + projection + LoRA decoder.
+
+Runs as a single process, or as real data-parallel processes under
+``torchrun --standalone --nproc_per_node N`` (gloo backend on CPU). Only rank 0
+evaluates and saves. ``best_model`` is chosen by name F1 on the eval data,
+``last_model`` is the state after the final step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from binbridge.data.schema import read_dataset
+from binbridge.errors import DatasetError
+from binbridge.model.loading import build_model, save_model
+from binbridge.model.presets import get_preset
+from binbridge.training.arguments import TrainingArguments
+from binbridge.training.batches import Batch, CachedFunctionDataset, collate
+from binbridge.training.components import prepare_components
+from binbridge.training.feature_cache import FeatureCache, build_feature_cache
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalResult:
+    name_f1: float
+    samples: int
+    examples: list[dict]
+
+
+@dataclass
+class TrainingResult:
+    output_dir: str
+    steps: int
+    best_name_f1: float
+    best_epoch: int
+    final_loss: float
+    seconds: float
+    samples_per_second: float
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        torch.distributed.barrier()
+
+
+def evaluate_names(model, cache: FeatureCache, names: list[str], *, max_samples: int, batch_size: int) -> EvalResult:
+    """Generate names for the first ``max_samples`` cached rows and score them (SymLM-style name F1)."""
+    from binbridge.evaluation import name_f1
+
+    model.eval()
+    count = min(max_samples, len(cache))
+    predictions: list[str] = []
+    for start in range(0, count, batch_size):
+        rows = [cache.get(i).float() for i in range(start, min(start + batch_size, count))]
+        L = max(r.shape[0] for r in rows)
+        features = torch.zeros(len(rows), L, rows[0].shape[1])  # [B, L, D]
+        mask = torch.zeros(len(rows), L, dtype=torch.long)  # [B, L]
+        for i, row in enumerate(rows):
+            features[i, : row.shape[0]] = row
+            mask[i, : row.shape[0]] = 1
+        predictions += [g.name or "" for g in model.generate(features, mask)]
+    truth = names[:count]
+    examples = [{"true": t, "predicted": p} for t, p in list(zip(truth, predictions))[:20]]
+    return EvalResult(name_f1=name_f1(truth, predictions), samples=count, examples=examples)
+
+
+def _make_optimizer(model, args: TrainingArguments, total_steps: int):
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.learning_rate)
+    warmup = max(1, int(total_steps * args.warmup_ratio))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _load_data(args: TrainingArguments):
+    train_records = read_dataset(args.train_data)
+    eval_records = read_dataset(args.eval_data)
+    if not train_records:
+        raise DatasetError(args.train_data, "contains no rows", "pass a dataset with at least one function")
+    if not eval_records:
+        raise DatasetError(args.eval_data, "contains no rows", "pass a dataset with at least one function")
+    if args.use_cot and not any(r.cot for r in train_records):
+        raise DatasetError(args.train_data, "--use_cot was given but no row has a 'cot' value",
+                           "generate analyses with the teacher first, or drop --use_cot")
+    return train_records, eval_records
+
+
+def train(args: TrainingArguments) -> TrainingResult:
+    """Run a whole training job and write best_model/ and last_model/ under ``args.output_dir``."""
+    rank, world = _distributed()
+    set_seed(args.seed + rank)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    train_records, eval_records = _load_data(args)
+
+    # Step 1: the encoder and decoder folders training starts from (rank 0 creates them).
+    preset = get_preset(args.preset, encoder_path=args.encoder_path, decoder_path=args.decoder_path,
+                        load_in_4bit=args.load_in_4bit)
+    preset.config.use_cot = args.use_cot
+    preset.config.encoder.trust_remote_code = args.trust_remote_code
+    preset.config.decoder.trust_remote_code = args.trust_remote_code
+    if rank == 0:
+        prepare_components(args, preset, train_records, output_dir / "components")
+    _barrier(world)
+    if rank != 0:
+        prepare_paths = output_dir / "components"
+        preset.config.encoder.model_path = str((prepare_paths / "encoder_pretrained").resolve()) \
+            if preset.encoder_spec else preset.config.encoder.model_path
+        preset.config.decoder.model_path = str((prepare_paths / "decoder_scratch").resolve()) \
+            if preset.decoder_spec else preset.config.decoder.model_path
+
+    # Step 2: model, and the frozen encoder's features cached on disk.
+    model = build_model(preset.config, None, with_encoder=True, trainable=True)
+    cache_root = Path(args.cache_dir) if args.cache_dir else output_dir / "cache"
+    if rank == 0:
+        build_feature_cache(model.encoder, model.encoder_tokenizer, [r.assembly for r in train_records],
+                            cache_root / "train", show_progress=args.show_progress)
+        build_feature_cache(model.encoder, model.encoder_tokenizer, [r.assembly for r in eval_records],
+                            cache_root / "eval", show_progress=args.show_progress)
+    _barrier(world)
+    train_cache = FeatureCache.open(cache_root / "train")
+    eval_cache = FeatureCache.open(cache_root / "eval")
+
+    tokenizer = model.decoder_tokenizer
+    dataset = CachedFunctionDataset(train_records, train_cache, tokenizer, preset.config.prompt, args.use_cot)
+    sampler = torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=True, seed=args.seed) \
+        if world > 1 else torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(args.seed))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, sampler=sampler,
+                                         collate_fn=partial(collate, pad_token_id=tokenizer.pad_token_id))
+
+    steps_per_epoch = math.ceil(len(loader) / args.gradient_accumulation_steps)
+    total_steps = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    optimizer, scheduler = _make_optimizer(model, args, total_steps)
+    trainable = model
+    if world > 1:
+        trainable = torch.nn.parallel.DistributedDataParallel(model)
+
+    # Step 3: the loop.
+    log_path = output_dir / "training_log.jsonl"
+    best_f1, best_epoch, step, final_loss = -1.0, 0, 0, float("nan")
+    started = time.time()
+    samples_seen = 0
+    autocast = args.precision == "bf16"
+    for epoch in range(1, args.epochs + 1):
+        if world > 1:
+            sampler.set_epoch(epoch)
+        model.train()
+        progress = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch",
+                        disable=not args.show_progress or rank != 0)
+        for micro_step, batch in enumerate(progress):
+            batch: Batch
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                out = trainable(batch.features.float(), batch.feature_mask, batch.input_ids,
+                                batch.attention_mask, batch.span_kinds)
+            (out.loss / args.gradient_accumulation_steps).backward()
+            samples_seen += batch.input_ids.shape[0] * world
+            last_micro = micro_step + 1 == len(loader)
+            if (micro_step + 1) % args.gradient_accumulation_steps == 0 or last_micro:
+                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                final_loss = float(out.loss)
+                progress.set_postfix(loss=f"{final_loss:.3f}", name=f"{float(out.name_loss):.3f}")
+                if rank == 0 and step % 50 == 0:
+                    _append_log(log_path, {"step": step, "epoch": epoch, "loss": final_loss,
+                                           "name_loss": float(out.name_loss),
+                                           "analysis_loss": float(out.analysis_loss),
+                                           "lr": scheduler.get_last_lr()[0]})
+            if args.max_steps and step >= args.max_steps:
+                break
+
+        if rank == 0:
+            result = evaluate_names(model, eval_cache, [r.function_name for r in eval_records],
+                                    max_samples=args.eval_max_samples, batch_size=args.eval_batch_size)
+            logger.info("epoch %d step %d: eval name F1 %.4f on %d functions", epoch, step, result.name_f1,
+                        result.samples)
+            _append_log(log_path, {"step": step, "epoch": epoch, "eval_name_f1": result.name_f1,
+                                   "eval_samples": result.samples, "examples": result.examples[:5]})
+            if result.name_f1 > best_f1:
+                best_f1, best_epoch = result.name_f1, epoch
+                save_model(model, output_dir / "best_model")
+        _barrier(world)
+        if args.max_steps and step >= args.max_steps:
+            break
+
+    seconds = time.time() - started
+    outcome = TrainingResult(output_dir=str(output_dir), steps=step, best_name_f1=best_f1, best_epoch=best_epoch,
+                             final_loss=final_loss, seconds=seconds,
+                             samples_per_second=samples_seen / max(seconds, 1e-9))
+    if rank == 0:
+        save_model(model, output_dir / "last_model")
+        (output_dir / "training_summary.json").write_text(json.dumps(asdict(outcome), indent=2) + "\n")
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return outcome
+
+
+def _append_log(path: Path, entry: dict) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
