@@ -132,12 +132,45 @@ def cmd_name(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_split(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from binbridge.data.schema import read_dataset, write_dataset
+    from binbridge.data.split import pick_held_out_projects, split_by_project
+
+    records = read_dataset(args.input)
+    held_out: dict[str, list[str]] = {}
+    if args.eval_projects:
+        held_out["eval"] = [p.strip() for p in args.eval_projects.split(",") if p.strip()]
+    else:
+        held_out["eval"] = pick_held_out_projects(records, args.eval_fraction, args.seed)
+    if args.test_projects:
+        held_out["test"] = [p.strip() for p in args.test_projects.split(",") if p.strip()]
+    result = split_by_project(records, held_out, path=args.input)
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, rows in result.splits.items():
+        write_dataset(out_dir / f"{name}.csv", rows)
+    write_text_atomically(out_dir / "split_summary.json", json.dumps(asdict(result.summary), indent=2) + "\n")
+    counts = ", ".join(f"{name} {len(rows)}" for name, rows in result.splits.items())
+    print(f"{counts} functions ({result.summary.duplicates_removed} duplicates removed) in {out_dir}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from binbridge.evaluation import run_eval
 
     report = run_eval(args.predictions, args.output_dir, word_clusters=args.word_clusters,
                       lemmatize=args.lemmatize, train_data=args.train_data)
-    print(report.summary() if hasattr(report, "summary") else f"report written to {args.output_dir}")
+    overall = report.overall
+    print(f"{overall.functions} functions, coverage {overall.coverage:.3f}")
+    print(f"SymLM-style word F1 {overall.symlm.f1:.4f} (P {overall.symlm.precision:.4f}, R {overall.symlm.recall:.4f}), "
+          f"exact match {overall.symlm.exact_match:.4f}")
+    print(f"XFL-style word F1   {overall.xfl.f1:.4f} (P {overall.xfl.precision:.4f}, R {overall.xfl.recall:.4f}), "
+          f"exact match {overall.xfl.exact_match:.4f}")
+    print(f"report: {Path(args.output_dir) / 'report.md'}")
     return 0
 
 
@@ -149,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="binbridge", description="Name the functions of stripped x86-64 binaries.")
     parser.add_argument("--version", action="version", version=f"binbridge {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    handlers = {"extract": cmd_extract, "train": cmd_train, "infer": cmd_infer, "name": cmd_name, "eval": cmd_eval}
+    handlers = {"extract": cmd_extract, "train": cmd_train, "infer": cmd_infer, "name": cmd_name, "eval": cmd_eval,
+                "split": cmd_split}
     add_subcommands(parser, handlers)
     return parser
 

@@ -70,6 +70,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
                         help="autocast precision of training (default bf16)")
     parser.add_argument("--cache_dir", help="feature cache folder (default OUTPUT_DIR/cache)")
+    parser.add_argument("--save_dtype", choices=("fp32", "bf16"), default="fp32",
+                        help="weight precision of saved models; bf16 halves their size (default fp32)")
     parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
 
 
@@ -128,3 +130,18 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
     evaluate.add_argument("--lemmatize", action="store_true", help="lemmatise name words before matching")
     evaluate.add_argument("--train_data", help="training CSV, for the most-frequent-words baseline")
     evaluate.set_defaults(handler=handlers["eval"])
+
+    add_split_subcommand(sub, handlers["split"])
+
+
+def add_split_subcommand(sub, handler) -> None:
+    split = sub.add_parser("split", help="deduplicate a dataset CSV and split it by project")
+    split.add_argument("input", metavar="DATASET.csv", help="dataset CSV, for example from 'binbridge extract'")
+    split.add_argument("--eval_projects", help="comma-separated projects for eval.csv")
+    split.add_argument("--test_projects", help="comma-separated projects for test.csv")
+    split.add_argument("--eval_fraction", type=float, default=0.1,
+                       help="without --eval_projects, hold out whole projects up to this fraction of rows (default 0.1)")
+    split.add_argument("--seed", type=int, default=0, help="seed for choosing held-out projects (default 0)")
+    split.add_argument("-o", "--output_dir", required=True,
+                       help="folder for train.csv, eval.csv, test.csv and split_summary.json")
+    split.set_defaults(handler=handler)

@@ -16,7 +16,7 @@ from binbridge.data.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, AtomicCsvW
 
 logger = logging.getLogger(__name__)
 
-EXTRACT_COLUMNS = list(REQUIRED_COLUMNS) + list(OPTIONAL_COLUMNS) + ["clone_suffix"]
+EXTRACT_COLUMNS = list(REQUIRED_COLUMNS) + list(OPTIONAL_COLUMNS)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 from binbridge.errors import DatasetError
 
 REQUIRED_COLUMNS = ("function_name", "assembly", "binary", "address", "size", "arch", "project", "opt_level")
-OPTIONAL_COLUMNS = ("source_code", "cot")
+OPTIONAL_COLUMNS = ("source_code", "cot", "clone_suffix")
 # Columns needed to run a model on a row; naming needs no ground truth.
 INFERENCE_COLUMNS = ("assembly",)
 
@@ -33,6 +33,7 @@ class FunctionRecord:
     opt_level: str
     source_code: str = ""
     cot: str = ""
+    clone_suffix: str = ""
 
     @classmethod
     def from_row(cls, row: dict[str, str], path: str, line: int) -> "FunctionRecord":

@@ -35,6 +35,7 @@ class TrainingArguments:
     weight_decay: float = 0.01
     precision: str = "bf16"
     cache_dir: str | None = None  # None: OUTPUT_DIR/cache
+    save_dtype: str = "fp32"  # bf16 halves the size of saved models
     show_progress: bool = True
 
     def __post_init__(self) -> None:
@@ -54,6 +55,8 @@ class TrainingArguments:
             raise ConfigError(name, "preset", self.preset, f"must be one of {', '.join(PRESET_NAMES)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(name, "precision", self.precision, f"must be one of {', '.join(PRECISIONS)}")
+        if self.save_dtype not in PRECISIONS:
+            raise ConfigError(name, "save_dtype", self.save_dtype, f"must be one of {', '.join(PRECISIONS)}")
         if self.encoder_pretrain_steps is not None and self.encoder_pretrain_steps < 0:
             raise ConfigError(name, "encoder_pretrain_steps", self.encoder_pretrain_steps, "must be 0 or more")
         if self.vocab_size is not None and self.vocab_size < 300:

@@ -180,6 +180,7 @@ def train(args: TrainingArguments) -> TrainingResult:
     started = time.time()
     samples_seen = 0
     autocast = args.precision == "bf16"
+    save_dtype = torch.bfloat16 if args.save_dtype == "bf16" else torch.float32
     for epoch in range(1, args.epochs + 1):
         if world > 1:
             sampler.set_epoch(epoch)
@@ -219,7 +220,7 @@ def train(args: TrainingArguments) -> TrainingResult:
                                    "eval_samples": result.samples, "examples": result.examples[:5]})
             if result.name_f1 > best_f1:
                 best_f1, best_epoch = result.name_f1, epoch
-                save_model(model, output_dir / "best_model")
+                save_model(model, output_dir / "best_model", dtype=save_dtype)
         _barrier(world)
         if args.max_steps and step >= args.max_steps:
             break
@@ -229,7 +230,7 @@ def train(args: TrainingArguments) -> TrainingResult:
                              final_loss=final_loss, seconds=seconds,
                              samples_per_second=samples_seen / max(seconds, 1e-9))
     if rank == 0:
-        save_model(model, output_dir / "last_model")
+        save_model(model, output_dir / "last_model", dtype=save_dtype)
         (output_dir / "training_summary.json").write_text(json.dumps(asdict(outcome), indent=2) + "\n")
     if world > 1:
         torch.distributed.destroy_process_group()
