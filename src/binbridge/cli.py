@@ -36,13 +36,20 @@ def _configure_logging(verbose: int) -> None:
         pass
 
 
-def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Reject an output path that cannot be written, before any slow work starts."""
     path = Path(path)
     if path.is_dir():
-        raise InputError(path, "output path is a directory", "pass a file path with -o")
+        raise InputError(path, "output path is a directory", "pass a file path")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(path, f"output folder {parent} does not exist", "create it first")
+    return parent
+
+
+def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
+    path = Path(path)
+    parent = check_output_path(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -59,6 +66,7 @@ def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
 def cmd_extract(args: argparse.Namespace) -> int:
     from binbridge.data.extract import extract_to_csv
 
+    check_output_path(args.output)
     result = extract_to_csv(args.inputs, args.output, project=args.project, opt_level=args.opt_level,
                             keep_unnamed=args.keep_unnamed, show_progress=not args.no_progress)
     print(f"wrote {result.rows} functions from {result.inputs} input(s) to {args.output}", file=sys.stderr)
@@ -107,6 +115,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from binbridge.inference.batch import infer_csv
 
     read_header(args.input, INFERENCE_COLUMNS)  # fail on a bad input before loading the model
+    check_output_path(args.output)
     result = infer_csv(_predictor(args), args.input, args.output, show_analysis=args.show_analysis,
                        show_progress=not args.no_progress)
     print(f"wrote {result.rows} predictions to {result.output}", file=sys.stderr)
@@ -119,6 +128,8 @@ def cmd_name(args: argparse.Namespace) -> int:
     from binbridge.inference.naming import name_binary
 
     info = describe_binary(args.binary)  # fail on a bad binary before loading the model
+    if args.output:
+        check_output_path(args.output)
     # A binary whose symbol table names every function needs no model unless --rename_symbols is given.
     predictor = _predictor(args) if info.stripped or args.rename_symbols else None
     naming = name_binary(args.binary, predictor, unique=not args.keep_duplicates,
@@ -195,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     _configure_logging(args.verbose)
+    if getattr(args, "allow_download", False):
+        os.environ["BINBRIDGE_ALLOW_DOWNLOAD"] = "1"
     try:
         return args.handler(args)
     except BinbridgeError as error:

@@ -61,8 +61,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--load_in_4bit", action="store_true", help="QLoRA: 4-bit NF4 decoder base (CUDA only)")
     parser.add_argument("--trust_remote_code", action="store_true",
                         help="allow model folders to run their own Python code (off by default)")
+    parser.add_argument("--allow_download", action="store_true",
+                        help="let hub ids download from the Hugging Face Hub (default: local folders and cache only)")
     parser.add_argument("--encoder_pretrain_steps", type=_non_negative_int,
                         help="masked-token pretraining steps of a scratch encoder (tiny preset default 1500)")
+    parser.add_argument("--window_size", type=_positive_int,
+                        help="encoder window in tokens (tiny 256, paper 2048); at most the encoder's max positions")
+    parser.add_argument("--stride", type=_positive_int, help="step between windows in tokens (tiny 128, paper 256)")
     parser.add_argument("--vocab_size", type=_positive_int, help="BPE vocabulary size of the tiny preset (default 8000)")
     parser.add_argument("--eval_max_samples", type=_positive_int, default=512,
                         help="eval functions named after each epoch (default 512)")
@@ -80,6 +85,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch_size", type=_positive_int, default=32, help="functions per forward pass (default 32)")
     parser.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--show_analysis", action="store_true", help="also output the decoder's analysis text")
+    parser.add_argument("--allow_download", action="store_true",
+                        help="let hub ids in the model config download from the Hugging Face Hub (default: off)")
 
 
 def add_infer_arguments(parser: argparse.ArgumentParser) -> None:

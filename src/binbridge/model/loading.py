@@ -46,17 +46,22 @@ def resolve_model_path(model_path: str, base_dir: str | os.PathLike[str] | None)
     return model_path
 
 
+def downloads_allowed() -> bool:
+    """Hub downloads happen only when the user sets BINBRIDGE_ALLOW_DOWNLOAD=1 (the CLI's --allow_download)."""
+    return os.environ.get("BINBRIDGE_ALLOW_DOWNLOAD", "") == "1"
+
+
 def _from_pretrained(loader, model_path: str, what: str, **kwargs):
     if os.path.exists(model_path) and not os.path.isdir(model_path):
         raise ModelLoadError(model_path, f"{what} path is a file, not a folder",
                              "pass a Hugging Face model folder or a hub id")
     try:
-        return loader.from_pretrained(model_path, **kwargs)
+        return loader.from_pretrained(model_path, local_files_only=not downloads_allowed(), **kwargs)
     except (OSError, ValueError, EnvironmentError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelLoadError(model_path, f"cannot load {what}: {first_line}",
-                             "pass a local folder with config.json and safetensors weights, "
-                             "or a hub id that is already in the Hugging Face cache") from error
+                             "pass a local folder with config.json and safetensors weights, a hub id that is "
+                             "already in the Hugging Face cache, or --allow_download to fetch it") from error
 
 
 def load_encoder(config: EncoderConfig, base_dir=None) -> tuple[SlidingWindowEncoder, object]:

