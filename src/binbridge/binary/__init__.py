@@ -1,0 +1,32 @@
+"""Binary analysis: turn x86-64 ELF files and static archives into per-function normalised assembly.
+
+``iter_functions`` is the entry point for training data and inference alike,
+so that both see one normalisation (see normalize.py for the rules).
+"""
+
+from binbridge.binary.errors import (
+    ArchiveFormatError,
+    BinaryFormatError,
+    CorruptSectionError,
+    NotELFError,
+    TruncatedFileError,
+    UnsupportedArchitectureError,
+)
+from binbridge.binary.extract import describe_binary, find_function, iter_functions
+from binbridge.binary.records import BinaryInfo, ExtractedFunction
+from binbridge.binary.text import normalize_assembly_text
+
+__all__ = [
+    "ArchiveFormatError",
+    "BinaryFormatError",
+    "BinaryInfo",
+    "CorruptSectionError",
+    "ExtractedFunction",
+    "NotELFError",
+    "TruncatedFileError",
+    "UnsupportedArchitectureError",
+    "describe_binary",
+    "find_function",
+    "iter_functions",
+    "normalize_assembly_text",
+]

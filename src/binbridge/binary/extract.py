@@ -1,0 +1,127 @@
+"""Public entry points: describe a binary, iterate its functions, find the function at an address."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+
+from binbridge.binary.archive import Archive
+from binbridge.binary.discovery import FunctionBoundary, discover_functions, has_function_symbols
+from binbridge.binary.elf import ElfFile
+from binbridge.binary.errors import BinaryFormatError
+from binbridge.binary.inputs import open_input
+from binbridge.binary.linked import LinkedSpace
+from binbridge.binary.members import ArchiveSymbols, archive_elves, scan_archive_symbols
+from binbridge.binary.normalize import render_function
+from binbridge.binary.records import BinaryInfo, ExtractedFunction
+from binbridge.binary.relocatable import RelocatableSpace
+from binbridge.binary.space import AddressSpace
+from binbridge.errors import ConfigError, InputError
+
+logger = logging.getLogger(__name__)
+
+ARCH = "x86_64"
+
+
+def make_space(elf: ElfFile, archive_symbols: ArchiveSymbols | None = None) -> AddressSpace:
+    return RelocatableSpace(elf, archive_symbols) if elf.is_relocatable else LinkedSpace(elf)
+
+
+def _extract(space: AddressSpace, function: FunctionBoundary, binary: str, with_assembly: bool,
+             max_instructions: int | None) -> ExtractedFunction:
+    assembly, count = "", 0
+    if with_assembly:
+        offset = function.start - space.bases[function.section.index]
+        code = space.section_bytes(function.section)[offset:offset + function.size]
+        rendered = render_function(space, function.start, function.size, code, max_instructions)
+        assembly, count = rendered.assembly, rendered.num_instructions
+    return ExtractedFunction(
+        name=function.name,
+        address=function.address,
+        size=function.size,
+        assembly=assembly,
+        binary=binary,
+        arch=ARCH,
+        source=function.source,
+        section=function.section.name,
+        num_instructions=count,
+    )
+
+
+def _elf_functions(space: AddressSpace, functions: list[FunctionBoundary], binary: str, with_assembly: bool,
+                   max_instructions: int | None) -> Iterator[ExtractedFunction]:
+    for function in functions:
+        yield _extract(space, function, binary, with_assembly, max_instructions)
+
+
+def _archive_functions(archive: Archive, with_assembly: bool,
+                       max_instructions: int | None) -> Iterator[ExtractedFunction]:
+    symbols = scan_archive_symbols(archive)
+    for elf in archive_elves(archive):
+        # One member's functions are built before any is yielded, so that a
+        # corrupt member is skipped whole instead of ending the iteration.
+        try:
+            space = make_space(elf, symbols)
+            extracted = [_extract(space, function, elf.path, with_assembly, max_instructions)
+                         for function in discover_functions(elf, space)]
+        except BinaryFormatError as error:
+            logger.warning("skipping archive member: %s", error)
+            continue
+        yield from extracted
+
+
+def iter_functions(path: str | os.PathLike[str], *, with_assembly: bool = True,
+                   max_instructions: int | None = None) -> Iterator[ExtractedFunction]:
+    """Yield the functions of an ELF file or of every x86-64 member of an ar archive.
+
+    Functions come in address order per file (archive members in archive
+    order); objects with several code sections yield them in section order.
+    The file is opened and, for a single ELF file, its functions are found
+    before this returns, so format errors raise here rather than at the first
+    next(). Damaged archive members are skipped with a warning. max_instructions
+    limits the lines of
+    each function's assembly.
+    """
+    if max_instructions is not None and (
+        isinstance(max_instructions, bool) or not isinstance(max_instructions, int) or max_instructions < 1
+    ):
+        raise ConfigError("iter_functions", "max_instructions", max_instructions, "must be a positive integer or None")
+    opened = open_input(path)
+    if opened.archive is not None:
+        return _archive_functions(opened.archive, with_assembly, max_instructions)
+    space = make_space(opened.elf)
+    functions = discover_functions(opened.elf, space)
+    return _elf_functions(space, functions, opened.path, with_assembly, max_instructions)
+
+
+def describe_binary(path: str | os.PathLike[str]) -> BinaryInfo:
+    """Return the hash, kind and stripped state of an ELF file or archive."""
+    opened = open_input(path)
+    digest = hashlib.sha256(opened.data).hexdigest()
+    if opened.archive is not None:
+        stripped = not any(has_function_symbols(elf) for elf in archive_elves(opened.archive, warn=False))
+        return BinaryInfo(opened.path, digest, ARCH, "archive", stripped)
+    return BinaryInfo(opened.path, digest, ARCH, opened.elf.kind, not has_function_symbols(opened.elf))
+
+
+def find_function(path: str | os.PathLike[str], address: int) -> ExtractedFunction:
+    """Return the function whose [address, address + size) contains an address.
+
+    Meant for linked files. For a relocatable object the address is a section
+    offset, and the first code section with a match wins.
+    """
+    opened = open_input(path)
+    if isinstance(address, bool) or not isinstance(address, int) or address < 0:
+        raise InputError(opened.path, f"address {address!r} is not a non-negative integer",
+                         "pass a virtual address such as 0x1139")
+    if opened.archive is not None:
+        raise InputError(opened.path, "find_function needs a single ELF file, but this is an ar archive",
+                         "pass an executable or shared object, or use iter_functions for archives")
+    space = make_space(opened.elf)
+    for function in discover_functions(opened.elf, space):
+        if function.address <= address < function.address + function.size:
+            return _extract(space, function, opened.path, True, None)
+    raise InputError(opened.path, f"no function contains address {address:#x}",
+                     "pass an address inside a function, as listed by objdump -d or readelf -sW")

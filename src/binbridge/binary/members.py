@@ -1,0 +1,80 @@
+"""The x86-64 ELF members of an archive, and the global symbols that they define."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from binbridge.binary.archive import Archive
+from binbridge.binary.elf import SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT
+from binbridge.binary.elf import ELF_MAGIC, ElfFile
+from binbridge.binary.errors import BinaryFormatError
+from binbridge.binary.space import read_string
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArchiveSymbols:
+    """Global symbols defined by the members of one archive.
+
+    An object refers to them as undefined symbols. Functions print as
+    ``FUNC`` and read-only string objects as their text, as they would after
+    linking, and other data prints as ``DATA``.
+    """
+
+    defined: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()
+    strings: dict[str, str] = field(default_factory=dict)
+
+
+def archive_elves(archive: Archive, warn: bool = True) -> Iterator[ElfFile]:
+    """Yield the x86-64 ELF members of an archive; with warn, log a warning for each member skipped."""
+    for member in archive.members():
+        name = f"{archive.path}:{member.name}"
+        if bytes(member.data[:4]) != ELF_MAGIC:
+            if warn:
+                logger.warning("%s: skipping archive member that is not an ELF file", name)
+            continue
+        try:
+            yield ElfFile(member.data, name)
+        except BinaryFormatError as error:
+            if warn:
+                logger.warning("skipping archive member: %s", error)
+
+
+def scan_archive_symbols(archive: Archive) -> ArchiveSymbols:
+    """Read every member's symbol table for the global symbols that the archive defines."""
+    defined: set[str] = set()
+    functions: set[str] = set()
+    strings: dict[str, str] = {}
+    for elf in archive_elves(archive, warn=False):
+        try:
+            table = elf.symtab
+            if table is None:
+                continue
+            section_index = table.entries["shndx"]
+            is_global = (section_index != SHN_UNDEF) & (table.binding != STB_LOCAL)
+            for index in np.flatnonzero(is_global).tolist():
+                name = table.name(index)
+                defined.add(name)
+                kind = int(table.kind[index])
+                if kind in (STT_FUNC, STT_GNU_IFUNC):
+                    functions.add(name)
+                elif kind == STT_OBJECT and int(section_index[index]) < min(SHN_LORESERVE, len(elf.sections)):
+                    text = _read_only_string(elf, int(section_index[index]), int(table.entries["value"][index]))
+                    if text is not None:
+                        strings[name] = text
+        except BinaryFormatError as error:
+            logger.debug("not scanning the symbols of %s: %s", elf.path, error)
+    return ArchiveSymbols(frozenset(defined), frozenset(functions), strings)
+
+
+def _read_only_string(elf: ElfFile, section_index: int, offset: int) -> str | None:
+    section = elf.sections[section_index]
+    if not section.name.startswith(".rodata") or section.is_writable or section.type == SHT_NOBITS:
+        return None
+    return read_string(elf.section_data(section), offset)

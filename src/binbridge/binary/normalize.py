@@ -1,0 +1,157 @@
+"""The assembly normaliser shared by training data and inference inputs.
+
+Each instruction is printed as capstone's Intel-syntax ``mnemonic operands``
+with addresses replaced by tokens that a stripped binary can show as well as
+an object file from an archive:
+
+* ``<name>`` for imports (PLT or GOT in linked files, undefined symbols in objects);
+* ``FUNC`` for any other call target and any jump that leaves the function;
+* ``.L<k>`` for a jump to the k-th (0-based) instruction of the same function;
+* a quoted string for a reference to a NUL-terminated printable string in .rodata*;
+* ``DATA`` for other rip-relative references, ``ADDR`` for other absolute addresses.
+
+Other immediates and displacements are kept, because constants carry meaning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import capstone
+
+from binbridge.binary.space import AddressSpace, is_import
+
+BRANCH_MNEMONICS = frozenset({
+    "call", "jmp", "jo", "jno", "jb", "jae", "je", "jne", "jbe", "ja", "js", "jns", "jp", "jnp",
+    "jl", "jge", "jle", "jg", "jrcxz", "jecxz", "jcxz", "loop", "loope", "loopne", "xbegin",
+})
+PADDING_MNEMONICS = frozenset({"nop", "int3"})
+BAD_INSTRUCTION = "(bad)"
+
+_RIP_OPERAND = re.compile(r"\[rip(?: ([+-]) (0x[0-9a-f]+|\d+))?\]")
+_HEX_NUMBER = re.compile(r"(- )?\b0x[0-9a-f]+")
+
+_disassembler = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+
+
+@dataclass(frozen=True)
+class Disassembly:
+    """Normalised text of one function; num_instructions counts all of them, even past a line limit."""
+
+    assembly: str
+    num_instructions: int
+
+
+def disassemble(code: bytes, address: int) -> list[tuple[int, int, str, str]]:
+    """Disassemble code linearly into capstone (address, size, mnemonic, operands) tuples.
+
+    Bytes that do not decode become one-byte ``(bad)`` entries, and decoding
+    resumes at the next byte, as objdump does.
+    """
+    instructions: list[tuple[int, int, str, str]] = []
+    position = 0
+    while position < len(code):
+        chunk = code if position == 0 else code[position:]
+        instructions.extend(_disassembler.disasm_lite(chunk, address + position))
+        decoded_end = instructions[-1][0] + instructions[-1][1] - address if instructions else 0
+        if decoded_end < len(code) and decoded_end >= position:
+            instructions.append((address + decoded_end, 1, BAD_INSTRUCTION, ""))
+            decoded_end += 1
+        position = max(decoded_end, position + 1)
+    return instructions
+
+
+def strip_padding(instructions: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
+    """Drop trailing nop/int3 alignment padding, keeping at least one instruction."""
+    end = len(instructions)
+    while end > 1 and instructions[end - 1][2] in PADDING_MNEMONICS:
+        end -= 1
+    return instructions[:end]
+
+
+class FunctionRenderer:
+    """Print the instructions of one function [start, end) in an address space."""
+
+    def __init__(self, space: AddressSpace, instructions: list[tuple[int, int, str, str]], start: int,
+                 end: int) -> None:
+        self.space = space
+        self.instructions = instructions
+        self.start = start
+        self.end = end
+        self.index = {instruction[0]: k for k, instruction in enumerate(instructions)}
+
+    def label(self, target: int) -> str:
+        position = self.index.get(target)
+        return ".L?" if position is None else f".L{position}"
+
+    def branch_text(self, target: int) -> str:
+        resolved = self.space.resolve(target)
+        return resolved if is_import(resolved) else "FUNC"
+
+    def memory_text(self, target: int, allow_empty: bool) -> str:
+        if self.start <= target < self.end:
+            return self.label(target)
+        resolved = self.space.resolve(target)
+        if isinstance(resolved, int) and resolved != target and self.start <= resolved < self.end:
+            return self.label(resolved)
+        return self.space.pointee_text(resolved, allow_empty)
+
+    def absolute_text(self, match: re.Match[str], allow_empty: bool) -> str:
+        if match.group(1):
+            return match.group()
+        value = int(match.group(), 16)
+        if not self.space.low <= value < self.space.high and self.space.absolute_mode == "all":
+            # NOTE: in non-PIE executables any constant inside a section's address
+            # range reads as an address, so a mask such as 0x400000 may print as ADDR.
+            return match.group()
+        operands, position = match.string, match.start()
+        in_brackets = operands.rfind("[", 0, position) > operands.rfind("]", 0, position)
+        # An absolute displacement is a table or variable (a jump table, for
+        # instance), so only immediates may print as strings.
+        text = self.space.absolute_text(value, allow_empty, allow_string=not in_brackets)
+        return match.group() if text is None else text
+
+    def render(self, limit: int | None = None) -> list[str]:
+        space = self.space
+        mode = space.absolute_mode
+        start, end = self.start, self.end
+        lines = []
+        for address, size, mnemonic, operands in self.instructions[:limit]:
+            last_word = mnemonic.rpartition(" ")[2]
+            if last_word in BRANCH_MNEMONICS and operands.startswith("0x"):
+                target = int(operands, 16)
+                if last_word != "call" and start <= target < end:
+                    lines.append(f"{mnemonic} {self.label(target)}")
+                else:
+                    lines.append(f"{mnemonic} {self.branch_text(target)}")
+                continue
+            if "rip" in operands:
+                next_address = address + size
+                is_lea = last_word == "lea"
+                operands = _RIP_OPERAND.sub(
+                    lambda match: f"[rip + {self.memory_text(next_address + _displacement(match), is_lea)}]",
+                    operands,
+                )
+            elif "0x" in operands and (
+                mode == "all" or (mode == "sites" and space.has_absolute_site(address, address + size))
+            ):
+                is_mov = last_word == "mov"
+                operands = _HEX_NUMBER.sub(lambda match: self.absolute_text(match, is_mov), operands)
+            lines.append(f"{mnemonic} {operands}" if operands else mnemonic)
+        return lines
+
+
+def _displacement(match: re.Match[str]) -> int:
+    if match.group(2) is None:
+        return 0
+    value = int(match.group(2), 0)
+    return -value if match.group(1) == "-" else value
+
+
+def render_function(space: AddressSpace, start: int, size: int, code: bytes,
+                    max_instructions: int | None = None) -> Disassembly:
+    """Disassemble and normalise the function at image address start, whose bytes are code."""
+    instructions = strip_padding(disassemble(code, start))
+    renderer = FunctionRenderer(space, instructions, start, start + size)
+    return Disassembly("\n".join(renderer.render(max_instructions)), len(instructions))

@@ -1,0 +1,43 @@
+"""Result types of the binary-analysis layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExtractedFunction:
+    """One function of a binary with its normalised assembly."""
+
+    name: str | None
+    """Symbol name from the symbol table, or None when the binary does not name the function."""
+    address: int
+    """Virtual address in linked files; offset inside its section for relocatable objects."""
+    size: int
+    """Size in bytes."""
+    assembly: str
+    """Normalised assembly, one instruction per line; empty when extracted with with_assembly=False."""
+    binary: str
+    """Path as given; ``path/lib.a:member.o`` for archive members."""
+    arch: str
+    """Always ``"x86_64"``."""
+    source: str
+    """Origin of the boundary and name: ``"symtab"``, ``"dynsym"`` or ``"eh_frame"``."""
+    section: str
+    """Name of the section that contains the function, such as ``.text``."""
+    num_instructions: int
+    """Instruction count of the whole function, after trailing padding is dropped, even when
+    max_instructions cut the assembly short; 0 when extracted with with_assembly=False."""
+
+
+@dataclass(frozen=True)
+class BinaryInfo:
+    """Summary of one input file."""
+
+    path: str
+    sha256: str
+    arch: str
+    kind: str
+    """One of ``"executable"``, ``"shared_object"``, ``"relocatable"`` or ``"archive"``."""
+    stripped: bool
+    """True when .symtab has no sized function symbols (for archives: in no member)."""
