@@ -24,8 +24,6 @@ logger = logging.getLogger("binbridge.cli")
 def _configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    # Binbridge's own progress messages are useful at the default level.
-    logging.getLogger("binbridge").setLevel(logging.INFO if verbose <= 1 else logging.DEBUG)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         import transformers
@@ -61,6 +59,11 @@ def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
+def _show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars go to stderr, so they appear only when stderr is a terminal."""
+    return not getattr(args, "no_progress", False) and sys.stderr.isatty()
+
+
 # ---- subcommand handlers -------------------------------------------------------------------------
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -68,7 +71,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     check_output_path(args.output)
     result = extract_to_csv(args.inputs, args.output, project=args.project, opt_level=args.opt_level,
-                            keep_unnamed=args.keep_unnamed, show_progress=not args.no_progress)
+                            keep_unnamed=args.keep_unnamed, show_progress=_show_progress(args))
     print(f"wrote {result.rows} functions from {result.inputs} input(s) to {args.output}", file=sys.stderr)
     return 0
 
@@ -78,7 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from binbridge.training.trainer import train
 
     fields = {k: v for k, v in vars(args).items() if k in TrainingArguments.__dataclass_fields__}
-    fields["show_progress"] = not args.no_progress
+    fields["show_progress"] = _show_progress(args)
     result = train(TrainingArguments(**fields))
     print(f"trained {result.steps} steps in {result.seconds:.0f} s ({result.samples_per_second:.1f} samples/s); "
           f"best eval name F1 {result.best_name_f1:.4f} at epoch {result.best_epoch}; "
@@ -117,7 +120,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     read_header(args.input, INFERENCE_COLUMNS)  # fail on a bad input before loading the model
     check_output_path(args.output)
     result = infer_csv(_predictor(args), args.input, args.output, show_analysis=args.show_analysis,
-                       show_progress=not args.no_progress)
+                       show_progress=_show_progress(args))
     print(f"wrote {result.rows} predictions to {result.output}", file=sys.stderr)
     return 0
 
@@ -170,6 +173,19 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from binbridge.corpus import BuildConfig, build_corpus
+
+    config = BuildConfig(manifest=args.manifest, output_dir=args.output_dir, sources=args.sources, jobs=args.jobs,
+                         work_dir=args.work_dir, apt_install=args.apt_install, show_progress=not args.no_progress)
+    result = build_corpus(config)
+    splits = ", ".join(f"{name} {count}" for name, count in result.functions.items())
+    failed = f"; {len(result.failed_packages)} packages failed or partial (see build.log)" if result.failed_packages else ""
+    print(f"{splits} functions ({result.duplicates_removed} duplicates removed) in {result.output_dir} "
+          f"after {result.seconds:.0f} s{failed}", file=sys.stderr)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from binbridge.evaluation import run_eval
 
@@ -194,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"binbridge {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     handlers = {"extract": cmd_extract, "train": cmd_train, "infer": cmd_infer, "name": cmd_name, "eval": cmd_eval,
-                "split": cmd_split}
+                "split": cmd_split, "corpus": cmd_corpus}
     add_subcommands(parser, handlers)
     return parser
 

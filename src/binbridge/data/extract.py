@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from binbridge.binary import iter_functions
+from binbridge.binary import describe_binary, iter_functions
 from binbridge.data.names import split_clone_suffix
 from binbridge.data.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, AtomicCsvWriter
 
@@ -39,6 +39,8 @@ def extract_to_csv(inputs: list[str], output: str | os.PathLike[str], *, project
                    opt_level: str = "unknown", keep_unnamed: bool = False,
                    show_progress: bool = False) -> ExtractResult:
     """Write every function of ``inputs`` to ``output``; nothing is written if any input is invalid."""
+    for path in inputs:
+        describe_binary(path)  # reject any bad input before the slow work starts
     rows = 0
     skipped = 0
     with AtomicCsvWriter(output, EXTRACT_COLUMNS) as writer:

@@ -54,26 +54,39 @@ class NamePredictor:
     @torch.no_grad()
     def predict(self, assemblies: Sequence[str], *, show_progress: bool = False) -> list[GeneratedName]:
         """Return one prediction per assembly text, in input order."""
+        results: list[GeneratedName | None] = [None] * len(assemblies)
+        for batch, encoded in self._encoded_batches(assemblies, "naming functions", show_progress):
+            for index, generated in zip(batch, self.model.generate(encoded.hidden_states, encoded.attention_mask)):
+                results[index] = generated
+        return [r for r in results if r is not None]
+
+    @torch.no_grad()
+    def pooled_features(self, assemblies: Sequence[str], *, show_progress: bool = False) -> torch.Tensor:
+        """Return the mean encoder feature of each function, [N, D]; used by the retrieval baseline."""
+        pooled = torch.zeros(len(assemblies), self.model.encoder.hidden_size)
+        for batch, encoded in self._encoded_batches(assemblies, "encoding functions", show_progress):
+            mask = encoded.attention_mask.unsqueeze(-1).float()  # [B, L, 1]
+            means = (encoded.hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # [B, D]
+            pooled[batch] = means
+        return pooled
+
+    def _encoded_batches(self, assemblies: Sequence[str], description: str, show_progress: bool):
+        """Yield (row indices, encoder output) for length-sorted batches of ``assemblies``."""
         if not assemblies:
-            return []
+            return
         tokenizer = self.model.encoder_tokenizer
         token_ids = tokenize_assembly(tokenizer, list(assemblies), self.model.config.encoder.max_input_tokens)
         order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
-        results: list[GeneratedName | None] = [None] * len(token_ids)
         pad_id = self.model.encoder.pad_token_id
-
         batches = list(self._batches(order, token_ids))
-        for batch in tqdm(batches, desc="naming functions", unit="batch", disable=not show_progress):
+        for batch in tqdm(batches, desc=description, unit="batch", disable=not show_progress):
             L = max(len(token_ids[i]) for i in batch)
             ids = torch.full((len(batch), L), pad_id, dtype=torch.long)  # [B, L]
             mask = torch.zeros(len(batch), L, dtype=torch.long)  # [B, L]
             for row, index in enumerate(batch):
                 ids[row, : len(token_ids[index])] = torch.tensor(token_ids[index])
                 mask[row, : len(token_ids[index])] = 1
-            encoded = self.model.encode(ids, mask)
-            for index, generated in zip(batch, self.model.generate(encoded.hidden_states, encoded.attention_mask)):
-                results[index] = generated
-        return [r for r in results if r is not None]
+            yield batch, self.model.encode(ids, mask)
 
     def _batches(self, order: list[int], token_ids: list[list[int]]):
         batch: list[int] = []

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Score a model on held-out projects next to the two baselines that it must beat.
+
+Baselines:
+- most frequent words: always predict the training set's most frequent name words;
+- nearest neighbour: the name of the training function whose mean-pooled encoder
+  features are closest (cosine) to the test function's.
+
+Usage:
+    python benchmarks/heldout_benchmark.py --train_data DIR/train.csv --test_data DIR/test.csv \
+        [--model_path MODEL] [--max_train 20000] [-o OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import time
+from pathlib import Path
+
+from binbridge.data.schema import read_dataset
+from binbridge.evaluation import (BaselinePredictions, EvaluationConfig, PredictionRow, evaluate,
+                                  most_frequent_words_baseline, nearest_neighbour_baseline, write_report)
+from binbridge.inference.predictor import NamePredictor
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train_data", required=True, help="training CSV (baselines draw from it)")
+    parser.add_argument("--test_data", required=True, help="held-out CSV to score")
+    parser.add_argument("--model_path", help="model folder (default: the embedded model)")
+    parser.add_argument("--max_train", type=int, default=20000, help="training rows for the retrieval index")
+    parser.add_argument("-o", "--output_dir", default="work/bench/heldout", help="report folder")
+    args = parser.parse_args()
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    train = read_dataset(args.train_data)
+    test = read_dataset(args.test_data)
+    random.Random(0).shuffle(train)
+    train = train[: args.max_train]
+    predictor = NamePredictor.from_path(args.model_path)
+
+    started = time.time()
+    predictions = predictor.predict([r.assembly for r in test], show_progress=True)
+    model_seconds = time.time() - started
+
+    frequent = most_frequent_words_baseline([r.function_name for r in train])
+    train_features = predictor.pooled_features([r.assembly for r in train], show_progress=True).numpy()
+    test_features = predictor.pooled_features([r.assembly for r in test], show_progress=True).numpy()
+    neighbours = nearest_neighbour_baseline(train_features, [r.function_name for r in train], test_features)
+    baselines = [
+        BaselinePredictions("most frequent words", f"always '{frequent.name}'", [frequent.name] * len(test)),
+        BaselinePredictions("nearest neighbour", f"cosine over mean-pooled encoder features, {len(train)} "
+                            "training functions", list(neighbours.predicted_names)),
+    ]
+    rows = [PredictionRow(r.function_name, p.name or "", r.project, r.opt_level) for r, p in zip(test, predictions)]
+    report = evaluate(rows, config=EvaluationConfig(), baselines=baselines, source=args.test_data)
+    write_report(report, out_dir)
+
+    with (out_dir / "predictions.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["function_name", "predicted_name", "confidence", "project", "nearest_neighbour"])
+        for record, prediction, neighbour in zip(test, predictions, neighbours.predicted_names):
+            writer.writerow([record.function_name, prediction.name or "", f"{prediction.confidence:.4f}",
+                             record.project, neighbour])
+    overall = report.overall
+    print(f"model: XFL-style F1 {overall.xfl.f1:.4f}, SymLM-style F1 {overall.symlm.f1:.4f} on {len(test)} functions "
+          f"({len(test) / model_seconds:.1f} functions/s)")
+    for baseline in report.baselines:
+        scores = baseline.scores
+        print(f"{baseline.name}: XFL-style F1 {scores.xfl.f1:.4f}, SymLM-style F1 {scores.symlm.f1:.4f}")
+    print(f"report: {out_dir / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
