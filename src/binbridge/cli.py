@@ -22,7 +22,11 @@ logger = logging.getLogger("binbridge.cli")
 
 
 def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2:
+        level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
@@ -177,7 +181,7 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     from binbridge.corpus import BuildConfig, build_corpus
 
     config = BuildConfig(manifest=args.manifest, output_dir=args.output_dir, sources=args.sources, jobs=args.jobs,
-                         work_dir=args.work_dir, apt_install=args.apt_install, show_progress=not args.no_progress)
+                         work_dir=args.work_dir, apt_install=args.apt_install, show_progress=_show_progress(args))
     result = build_corpus(config)
     splits = ", ".join(f"{name} {count}" for name, count in result.functions.items())
     failed = f"; {len(result.failed_packages)} packages failed or partial (see build.log)" if result.failed_packages else ""

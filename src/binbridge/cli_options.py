@@ -68,6 +68,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window_size", type=_positive_int,
                         help="encoder window in tokens (tiny 256, paper 2048); at most the encoder's max positions")
     parser.add_argument("--stride", type=_positive_int, help="step between windows in tokens (tiny 128, paper 256)")
+    parser.add_argument("--max_input_tokens", type=_positive_int,
+                        help="assembly tokens kept per function, the rest is cut (tiny 512, paper 16384)")
+    parser.add_argument("--max_train_samples", type=_non_negative_int, default=0,
+                        help="train on a seeded random subset of this many rows (default 0: all rows)")
     parser.add_argument("--vocab_size", type=_positive_int, help="BPE vocabulary size of the tiny preset (default 8000)")
     parser.add_argument("--eval_max_samples", type=_positive_int, default=512,
                         help="eval functions named after each epoch (default 512)")
@@ -139,6 +143,7 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
     evaluate.set_defaults(handler=handlers["eval"])
 
     add_split_subcommand(sub, handlers["split"])
+    add_corpus_subcommand(sub, handlers["corpus"])
 
 
 def add_split_subcommand(sub, handler) -> None:
@@ -152,3 +157,35 @@ def add_split_subcommand(sub, handler) -> None:
     split.add_argument("-o", "--output_dir", required=True,
                        help="folder for train.csv, eval.csv, test.csv and split_summary.json")
     split.set_defaults(handler=handler)
+
+
+def _source_kinds(text: str) -> tuple[str, ...]:
+    from binbridge.corpus.manifest import SOURCE_KINDS
+
+    kinds = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [kind for kind in kinds if kind not in SOURCE_KINDS]
+    if not kinds or unknown:
+        raise argparse.ArgumentTypeError(f"invalid source kind(s) {', '.join(unknown) or repr(text)}; "
+                                         f"use a comma-separated list from {','.join(SOURCE_KINDS)}")
+    return kinds
+
+
+def add_corpus_subcommand(sub, handler) -> None:
+    corpus = sub.add_parser("corpus", help="build the training corpus from a manifest")
+    actions = corpus.add_subparsers(title="actions", metavar="ACTION", dest="corpus_action", required=True)
+    build = actions.add_parser("build", help="build train.csv, eval.csv and test.csv from a corpus manifest")
+    build.add_argument("--manifest", default="corpus/manifest.json",
+                       help="manifest JSON naming every package, version and flag (default corpus/manifest.json)")
+    build.add_argument("-o", "--output_dir", required=True,
+                       help="folder for the split CSVs, split_summary.json, manifest.lock.json and build.log")
+    build.add_argument("--sources", type=_source_kinds, default=("libs", "sdists", "debsrc", "dbg"),
+                       help="comma-separated source kinds to build: libs, sdists, debsrc, dbg (default: all)")
+    build.add_argument("--jobs", type=_positive_int, default=1,
+                       help="units (libraries, packages at one opt level, debug files) built in parallel "
+                            "processes (default 1)")
+    build.add_argument("--work_dir", help="folder for downloads, build trees and relinked binaries "
+                                          "(default OUTPUT_DIR/work; reused by later builds)")
+    build.add_argument("--apt_install", action="store_true",
+                       help="install missing Debian packages at their manifest versions with apt-get (needs root)")
+    build.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    build.set_defaults(handler=handler)

@@ -1,0 +1,141 @@
+"""Turn a manifest into units of work: check and install packages, fetch source trees, match debug files.
+
+Everything here runs in the main process and in manifest order, because
+apt-get and pip must not run concurrently; the units then run in parallel.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from binbridge.corpus import apt
+from binbridge.corpus.config import BuildConfig
+from binbridge.corpus.dbg import debug_pairs
+from binbridge.corpus.fetch import fetch_source
+from binbridge.corpus.manifest import Manifest
+from binbridge.corpus.relink import trivial_main
+from binbridge.corpus.tools import CommandError
+from binbridge.corpus.units import CompiledUnit, DebugUnit, LibraryUnit, Unit
+from binbridge.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlanFailure:
+    """A package that failed before any unit could run, such as a failed download."""
+
+    source: str
+    package: str
+    version: str
+    project: str
+    failure: str
+
+
+@dataclass
+class Plan:
+    units: list[Unit] = field(default_factory=list)
+    failures: list[PlanFailure] = field(default_factory=list)
+
+
+def plan_units(manifest: Manifest, config: BuildConfig, work_dir: Path) -> Plan:
+    """Return the units of the source kinds in config.sources, in manifest order."""
+    plan = Plan()
+    versions = _package_versions(manifest, config)
+    main_object = trivial_main(work_dir)
+    if "libs" in config.sources:
+        _plan_libraries(manifest, versions, work_dir, main_object, plan)
+    for kind in ("sdists", "debsrc"):
+        if kind in config.sources:
+            _plan_compiled(manifest, kind, work_dir, main_object, plan)
+    if "dbg" in config.sources:
+        _plan_debug(manifest, versions, plan)
+    logger.info("planned %d units; %d packages failed before building", len(plan.units), len(plan.failures))
+    return plan
+
+
+def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str | None]:
+    """Return the installed version of every Debian package that the chosen sources use.
+
+    With config.apt_install, packages that are not installed are installed at
+    their manifest versions first. Installed packages at other versions are
+    kept and logged, and the lock records the version that was used.
+    """
+    requested: dict[str, str] = {}
+    if "libs" in config.sources:
+        requested.update((package.package, package.version) for package in manifest.libraries)
+    if "dbg" in config.sources:
+        for package in manifest.dbg:
+            requested[package.package] = package.version
+            requested.update((runtime.package, runtime.version) for runtime in package.runtime_packages)
+    versions = {package: apt.installed_version(package) for package in requested}
+    missing = [(package, requested[package]) for package, version in versions.items() if version is None]
+    if missing and config.apt_install:
+        try:
+            apt.install_packages(missing)
+        except CommandError as error:
+            logger.error("apt-get install failed, so these packages stay missing: %s", error)
+        versions.update({package: apt.installed_version(package) for package, _ in missing})
+    for package, version in versions.items():
+        if version is None:
+            logger.warning("Debian package %s is not installed (manifest version %s)%s", package, requested[package],
+                           "" if config.apt_install else "; pass --apt_install to install it")
+        elif version != requested[package]:
+            logger.warning("Debian package %s is at version %s, but the manifest names %s", package, version,
+                           requested[package])
+    return versions
+
+
+def _plan_libraries(manifest: Manifest, versions: dict[str, str | None], work_dir: Path, main_object: Path,
+                    plan: Plan) -> None:
+    for package in manifest.libraries:
+        for library in package.libraries:
+            path = Path(library.file)
+            if not path.is_absolute():
+                path = manifest.lib_dir / path
+            plan.units.append(LibraryUnit(package.package, package.version, versions.get(package.package), library,
+                                          path, work_dir / "relink" / library.project, main_object))
+
+
+def _plan_compiled(manifest: Manifest, kind: str, work_dir: Path, main_object: Path, plan: Plan) -> None:
+    entries = manifest.sdists if kind == "sdists" else manifest.debsrc
+    for source in entries:
+        try:
+            tree = fetch_source(source, work_dir)
+        except (CommandError, InputError, OSError) as error:
+            message = " ".join(str(error).split())
+            logger.warning("%s %s %s: fetching failed, so it is skipped: %s", kind, source.name, source.version,
+                           message)
+            plan.failures.append(PlanFailure(kind, source.name, source.version, source.project, message))
+            continue
+        for level in manifest.toolchain.opt_levels:
+            plan.units.append(CompiledUnit(source, tree.root, tree.inputs, level, manifest.toolchain.cflags,
+                                           tree.work_dir / "build" / level, main_object))
+
+
+def _plan_debug(manifest: Manifest, versions: dict[str, str | None], plan: Plan) -> None:
+    for package in manifest.dbg:
+        version = versions.get(package.package)
+        if version is None:
+            plan.failures.append(PlanFailure("dbg", package.package, package.version, package.project,
+                                             "not installed; pass --apt_install or install it with apt-get"))
+            continue
+        files: list[Path] = []
+        for runtime in package.runtime_packages:
+            if versions.get(runtime.package) is None:
+                logger.warning("dbg %s: runtime package %s is not installed", package.package, runtime.package)
+                continue
+            files += apt.package_files(runtime.package)
+        files = [path for path in files
+                 if not any(fnmatch.fnmatchcase(str(path), pattern) for pattern in package.exclude)]
+        pairs = debug_pairs(files)
+        if not pairs:
+            plan.failures.append(PlanFailure("dbg", package.package, package.version, package.project,
+                                             "no installed file of the runtime packages matches a debug file"))
+            continue
+        logger.info("dbg %s: %d stripped files with debug files", package.package, len(pairs))
+        for pair in pairs:
+            plan.units.append(DebugUnit(package.package, package.version, version, package.project, pair))
