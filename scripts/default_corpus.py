@@ -3,10 +3,10 @@
 
 Usage: python scripts/default_corpus.py OUT_DIR
 
-Extracts every C static library listed below with `binbridge extract`, maps
-library files to the project they come from (libssl and libcrypto are both
-OpenSSL), caps the largest projects so that no single code base dominates,
-and splits by project with `binbridge split`.
+Extracts every C static library listed below with `binbridge extract` and
+maps library files to the project they come from (libssl and libcrypto are
+both OpenSSL). It caps the largest projects so that no single code base
+dominates, then splits by project with `binbridge split`.
 """
 
 from __future__ import annotations

@@ -111,11 +111,13 @@ class SlidingWindowEncoder(nn.Module):
 
         pieces = []
         grad_enabled = torch.is_grad_enabled() and not self.config.freeze_encoder
-        with torch.set_grad_enabled(grad_enabled):
+        device_type = live_ids.device.type
+        use_bf16 = self.config.compute_dtype == "bfloat16"
+        with torch.set_grad_enabled(grad_enabled), torch.autocast(device_type, torch.bfloat16, enabled=use_bf16):
             for start in range(0, live_ids.shape[0], chunk):
                 out = self.encoder(input_ids=live_ids[start:start + chunk],
                                    attention_mask=live_mask[start:start + chunk])
-                pieces.append(out.last_hidden_state)  # [chunk, W, D]
+                pieces.append(out.last_hidden_state.float())  # [chunk, W, D]
         live_features = torch.cat(pieces, dim=0)  # [N_live, W, D]
 
         features = live_features.new_zeros(N, W, live_features.shape[-1])  # [N, W, D]

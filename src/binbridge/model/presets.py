@@ -55,7 +55,7 @@ class Preset:
 
 def tiny_preset() -> Preset:
     encoder = EncoderConfig(model_path="encoder", window_size=256, stride=128, max_seq_length=512,
-                            max_input_tokens=1024)
+                            max_input_tokens=512, compute_dtype="bfloat16")
     qformer = QFormerConfig(num_query_tokens=64, hidden_size=256, num_hidden_layers=6, num_attention_heads=4,
                             intermediate_size=1024, cross_attention_freq=2, dropout=0.1, encoder_hidden_size=128)
     decoder = DecoderConfig(model_path="decoder", lora_r=16, lora_alpha=32, lora_dropout=0.0,

@@ -31,6 +31,8 @@ class TrainingArguments:
     vocab_size: int | None = None  # None: the preset's default
     window_size: int | None = None  # None: the preset's default (tokens)
     stride: int | None = None  # None: the preset's default (tokens)
+    max_input_tokens: int | None = None  # None: the preset's default (tokens kept per function)
+    max_train_samples: int = 0  # 0: all rows; else a seeded random subset
     eval_max_samples: int = 512
     eval_batch_size: int = 32
     warmup_ratio: float = 0.05

@@ -2,8 +2,8 @@
 
 For the tiny preset this trains a BPE tokenizer on the training rows, creates a
 random RoFormer and pretrains it with masked-token modelling, and creates a
-random Llama decoder. For the paper preset (or when the user passes
---encoder_path / --decoder_path) the given folders or hub ids are used as is.
+random Llama decoder. Folders or hub ids given with --encoder_path and
+--decoder_path (required by the paper preset) are used as they are.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def tokenize_assembly(tokenizer, texts: list[str], max_tokens: int) -> list[list
 def cache_key(encoder: SlidingWindowEncoder, texts: list[str]) -> str:
     digest = hashlib.sha256()
     config = encoder.config
-    digest.update(f"{config.window_size}/{config.stride}/{config.max_input_tokens}".encode())
+    digest.update(f"{config.window_size}/{config.stride}/{config.max_input_tokens}/{config.compute_dtype}".encode())
     for name, tensor in sorted(encoder.encoder.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().numpy().tobytes()[:4096])

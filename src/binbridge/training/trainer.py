@@ -77,9 +77,11 @@ def evaluate_names(model, cache: FeatureCache, names: list[str], *, max_samples:
 
     model.eval()
     count = min(max_samples, len(cache))
+    # Evenly spaced rows, so that a capped evaluation still covers every project of a sorted eval file.
+    indices = np.linspace(0, len(cache) - 1, count).round().astype(int).tolist()
     predictions: list[str] = []
     for start in range(0, count, batch_size):
-        rows = [cache.get(i).float() for i in range(start, min(start + batch_size, count))]
+        rows = [cache.get(i).float() for i in indices[start:start + batch_size]]
         L = max(r.shape[0] for r in rows)
         features = torch.zeros(len(rows), L, rows[0].shape[1])  # [B, L, D]
         mask = torch.zeros(len(rows), L, dtype=torch.long)  # [B, L]
@@ -87,7 +89,7 @@ def evaluate_names(model, cache: FeatureCache, names: list[str], *, max_samples:
             features[i, : row.shape[0]] = row
             mask[i, : row.shape[0]] = 1
         predictions += [g.name or "" for g in model.generate(features, mask)]
-    truth = names[:count]
+    truth = [names[i] for i in indices]
     examples = [{"true": t, "predicted": p} for t, p in list(zip(truth, predictions))[:20]]
     return EvalResult(name_f1=name_f1(truth, predictions), samples=count, examples=examples)
 
@@ -114,6 +116,9 @@ def _load_data(args: TrainingArguments):
     eval_records = read_dataset(args.eval_data)
     if not train_records:
         raise DatasetError(args.train_data, "contains no rows", "pass a dataset with at least one function")
+    if args.max_train_samples and len(train_records) > args.max_train_samples:
+        random.Random(args.seed).shuffle(train_records)
+        train_records = train_records[: args.max_train_samples]
     if not eval_records:
         raise DatasetError(args.eval_data, "contains no rows", "pass a dataset with at least one function")
     if args.use_cot and not any(r.cot for r in train_records):
@@ -125,6 +130,8 @@ def _load_data(args: TrainingArguments):
 def train(args: TrainingArguments) -> TrainingResult:
     """Run a whole training job and write best_model/ and last_model/ under ``args.output_dir``."""
     rank, world = _distributed()
+    if world > 1:
+        logger.info("data-parallel training: rank %d, world size %d", rank, world)
     set_seed(args.seed + rank)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -239,7 +246,8 @@ def _apply_overrides(config, args: TrainingArguments) -> None:
     window = args.window_size or encoder.window_size
     stride = args.stride or min(encoder.stride, window)
     config.encoder = replace(encoder, window_size=window, stride=stride,
-                             max_seq_length=max(encoder.max_seq_length, window))
+                             max_seq_length=max(encoder.max_seq_length, window),
+                             max_input_tokens=args.max_input_tokens or encoder.max_input_tokens)
 
 
 def _append_log(path: Path, entry: dict) -> None:
