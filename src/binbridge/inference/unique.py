@@ -22,12 +22,16 @@ def make_names_unique(functions: list) -> int:
         if function.source != "symbol":
             groups[function.name].append(function)
 
+    # Pick every group's keeper first, so that a suffix never lands on a name another group keeps.
+    keepers = {}
+    for name, group in groups.items():
+        if name not in taken:
+            keepers[name] = min(group, key=lambda f: (-f.confidence, f.address))
+    taken |= set(keepers)
+
     renamed = 0
     for name, group in groups.items():
-        ranked = sorted(group, key=lambda f: (-f.confidence, f.address))
-        keeper = ranked[0] if name not in taken else None
-        if keeper is not None:
-            taken.add(name)
+        keeper = keepers.get(name)
         counter = 2
         for function in sorted(group, key=lambda f: f.address):
             if function is keeper:
