@@ -3,7 +3,7 @@
 
 Usage:
     python benchmarks/speed_benchmark.py extract [ARCHIVE]      # default libcrypto.a
-    python benchmarks/speed_benchmark.py name [BINARY]          # default the stripped readelf
+    python benchmarks/speed_benchmark.py name [BINARY]          # default the stripped GNU as (775 functions)
     python benchmarks/speed_benchmark.py memory BINARY          # peak RSS of `binbridge name`
 
 Each mode runs the real CLI in a subprocess, so model loading and process start are included.
@@ -66,7 +66,7 @@ def main() -> int:
     if mode == "extract":
         bench_extract(target or "/usr/lib/x86_64-linux-gnu/libcrypto.a")
     elif mode == "name":
-        bench_name(target or "/usr/bin/x86_64-linux-gnu-readelf")
+        bench_name(target or "/usr/bin/x86_64-linux-gnu-as")
     elif mode == "memory" and target:
         bench_memory(target)
     else:

@@ -205,6 +205,8 @@ def train(args: TrainingArguments) -> TrainingResult:
                 final_loss = float(out.loss)
                 progress.set_postfix(loss=f"{final_loss:.3f}", name=f"{float(out.name_loss):.3f}")
                 if rank == 0 and step % 50 == 0:
+                    logger.info("step %d/%d: loss %.4f (name %.4f), %.1f samples/s", step, total_steps, final_loss,
+                                float(out.name_loss), samples_seen / max(time.time() - started, 1e-9))
                     _append_log(log_path, {"step": step, "epoch": epoch, "loss": final_loss,
                                            "name_loss": float(out.name_loss),
                                            "analysis_loss": float(out.analysis_loss),
