@@ -96,7 +96,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _predictor(args: argparse.Namespace):
     from binbridge.inference.predictor import NamePredictor
 
-    return NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads)
+    predictor = NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads)
+    if args.guidance_scale is not None:
+        if args.guidance_scale < 1.0:
+            raise InputError(None, f"--guidance_scale {args.guidance_scale} is below 1.0",
+                             "use 1.0 for plain greedy decoding or a larger value for guidance")
+        predictor.model.config.guidance_scale = args.guidance_scale
+    return predictor
 
 
 def cmd_infer(args: argparse.Namespace) -> int:

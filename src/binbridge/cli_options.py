@@ -70,6 +70,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=_positive_int, help="step between windows in tokens (tiny 128, paper 256)")
     parser.add_argument("--max_input_tokens", type=_positive_int,
                         help="assembly tokens kept per function, the rest is cut (tiny 512, paper 16384)")
+    parser.add_argument("--init_bridge", help="model folder whose Q-Former and projection weights start training")
+    parser.add_argument("--guidance_scale", type=float,
+                        help="classifier-free guidance scale saved with the model (default 1.0: plain greedy)")
     parser.add_argument("--max_train_samples", type=_non_negative_int, default=0,
                         help="train on a seeded random subset of this many rows (default 0: all rows)")
     parser.add_argument("--vocab_size", type=_positive_int, help="BPE vocabulary size of the tiny preset (default 8000)")
@@ -89,6 +92,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch_size", type=_positive_int, default=32, help="functions per forward pass (default 32)")
     parser.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--show_analysis", action="store_true", help="also output the decoder's analysis text")
+    parser.add_argument("--guidance_scale", type=float,
+                        help="classifier-free guidance at decoding, >= 1.0 (default: the model's saved value)")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")
 

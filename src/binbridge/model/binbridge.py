@@ -37,6 +37,16 @@ def _output_cache(output):
     return cache if cache is not None else output.past_key_values
 
 
+class PromptNorm(nn.BatchNorm1d):
+    """BatchNorm that falls back to its running statistics for a training batch of one row."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] < 2:
+            return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                            training=False, eps=self.eps)
+        return super().forward(x)
+
+
 class BinbridgeModel(nn.Module):
     def __init__(self, config: BinbridgeConfig, qformer: QFormer, decoder: nn.Module, decoder_tokenizer,
                  encoder: SlidingWindowEncoder | None = None, encoder_tokenizer=None) -> None:
@@ -47,8 +57,18 @@ class BinbridgeModel(nn.Module):
         self.qformer = qformer
         self.decoder = decoder
         self.decoder_tokenizer = decoder_tokenizer
+        Q, d = config.qformer.num_query_tokens, config.qformer.hidden_size
+        # Standardise every (query, channel) over functions with running statistics. Without it the
+        # part that all functions share dominates the soft prompt, and after the decoder's RMSNorm
+        # the functions look alike, so the decoder learns to ignore them (measured: the tiny preset
+        # gave one name to every function).
+        self.prompt_norm = PromptNorm(Q * d) if config.prompt_norm == "batch" else nn.Identity()
         # The decoder's width comes from its own config, so any Llama size plugs in.
-        self.projection = nn.Linear(config.qformer.hidden_size, self.language_model.config.hidden_size)
+        H = self.language_model.config.hidden_size
+        self.projection = nn.Linear(d, H)
+        # Learned "no function" prompt for classifier-free guidance: training swaps it in for a
+        # fraction of rows, so the decoder also learns the unconditional name distribution.
+        self.null_prompt = nn.Parameter(torch.zeros(1, Q, H))
 
     @property
     def language_model(self) -> nn.Module:
@@ -65,6 +85,8 @@ class BinbridgeModel(nn.Module):
 
     def soft_prompt(self, features: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
         queries = self.qformer(features, feature_mask)  # [B, L, De] -> [B, Q, d]
+        B, Q, d = queries.shape
+        queries = self.prompt_norm(queries.reshape(B, Q * d)).reshape(B, Q, d)  # [B, Q*d] -> [B, Q, d]
         return self.projection(queries)  # [B, Q, d] -> [B, Q, H]
 
     # ---- training ------------------------------------------------------------------------------
@@ -73,6 +95,9 @@ class BinbridgeModel(nn.Module):
                 attention_mask: torch.Tensor, span_kinds: torch.Tensor) -> LossOutput:
         prompt = self.soft_prompt(features, feature_mask)  # [B, Q, H]
         B, Q, H = prompt.shape
+        if self.training and self.config.guidance_dropout > 0:
+            dropped = torch.rand(B, device=prompt.device) < self.config.guidance_dropout  # [B]
+            prompt = torch.where(dropped[:, None, None], self.null_prompt.to(prompt.dtype), prompt)
         lm = self.language_model
         token_embeddings = lm.get_input_embeddings()(input_ids)  # [B, T, H]
         embeddings = torch.cat([prompt.to(token_embeddings.dtype), token_embeddings], dim=1)  # [B, Q+T, H]
@@ -110,29 +135,43 @@ class BinbridgeModel(nn.Module):
 
         prompt = self.soft_prompt(features, feature_mask)  # [B, Q, H]
         B = prompt.shape[0]
+        scale = self.config.guidance_scale
+        guided = scale != 1.0
+        if guided:
+            # Rows B..2B-1 carry the null prompt: [B, Q, H] -> [2B, Q, H].
+            prompt = torch.cat([prompt, self.null_prompt.expand(B, -1, -1).to(prompt.dtype)], dim=0)
+        rows = prompt.shape[0]
         instruction = torch.tensor(instruction_ids(tokenizer, self.config.prompt), dtype=torch.long)
-        instruction = instruction.unsqueeze(0).expand(B, -1)  # [B, P]
-        instruction_embeddings = lm.get_input_embeddings()(instruction)  # [B, P, H]
+        instruction = instruction.unsqueeze(0).expand(rows, -1)  # [rows, P]
+        instruction_embeddings = lm.get_input_embeddings()(instruction)  # [rows, P, H]
         embeddings = torch.cat([prompt.to(instruction_embeddings.dtype), instruction_embeddings], dim=1)
 
-        out = lm(inputs_embeds=embeddings, use_cache=True, logits_to_keep=1)  # logits [B, 1, V]
+        out = lm(inputs_embeds=embeddings, use_cache=True, logits_to_keep=1)  # logits [rows, 1, V]
         cache = _output_cache(out)
-        next_logits = out.logits[:, -1]  # [B, V]
+        next_logits = out.logits[:, -1]  # [rows, V]
 
         eos = tokenizer.eos_token_id
         tokens: list[torch.Tensor] = []
         log_probs: list[torch.Tensor] = []
         finished = torch.zeros(B, dtype=torch.bool)
         for _ in range(limit):
-            step_log_probs = torch.log_softmax(next_logits.float(), dim=-1)  # [B, V]
-            best_log_prob, best = step_log_probs.max(dim=-1)  # [B], [B]
+            step_log_probs = torch.log_softmax(next_logits.float(), dim=-1)  # [rows, V]
+            conditional = step_log_probs[:B]  # [B, V]
+            if guided:
+                # Classifier-free guidance: push the choice away from the unconditional distribution.
+                scores = step_log_probs[B:] + scale * (conditional - step_log_probs[B:])  # [B, V]
+            else:
+                scores = conditional
+            best = scores.argmax(dim=-1)  # [B]
+            best_log_prob = conditional.gather(1, best.unsqueeze(1)).squeeze(1)  # [B]
             best = torch.where(finished, torch.full_like(best, eos), best)
             tokens.append(best)
             log_probs.append(torch.where(finished, torch.zeros_like(best_log_prob), best_log_prob))
             finished |= best == eos
             if bool(finished.all()):
                 break
-            out = lm(input_ids=best.unsqueeze(1), cache=cache, use_cache=True)  # logits [B, 1, V]
+            step_input = torch.cat([best, best]) if guided else best  # [rows]
+            out = lm(input_ids=step_input.unsqueeze(1), cache=cache, use_cache=True)  # logits [rows, 1, V]
             cache = _output_cache(out)
             next_logits = out.logits[:, -1]
 

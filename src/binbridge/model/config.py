@@ -186,6 +186,20 @@ class BinbridgeConfig:
     use_cot: bool = False
     # Copy the encoder into saved model folders (the tiny preset's encoder is trained here).
     embed_encoder: bool = False
+    # "batch": BatchNorm over functions between the Q-Former and the projection; "none": no layer.
+    prompt_norm: str = "batch"
+    # Fraction of training rows whose soft prompt is replaced by the learned null prompt.
+    guidance_dropout: float = 0.1
+    # Classifier-free guidance at decoding: 1.0 is plain greedy decoding, larger values weigh
+    # the function's own evidence more against the names that fit any function.
+    guidance_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require("BinbridgeConfig", "prompt_norm", self.prompt_norm, self.prompt_norm in ("batch", "none"),
+                 "must be batch or none")
+        _unit_interval("BinbridgeConfig", "guidance_dropout", self.guidance_dropout)
+        ok = isinstance(self.guidance_scale, (int, float)) and self.guidance_scale >= 1.0
+        _require("BinbridgeConfig", "guidance_scale", self.guidance_scale, ok, "must be a number >= 1.0")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -163,15 +163,37 @@ def load_model(model_dir: str | os.PathLike[str], *, with_encoder: bool = True) 
         state = load_file(str(weights_path))
     except Exception as error:  # safetensors raises its own error types for corrupt headers
         raise ModelLoadError(weights_path, f"cannot read safetensors weights: {error}", "re-save the model") from error
-    bridge = {"qformer": model.qformer, "projection": model.projection}
+    bridge = {"qformer": model.qformer, "projection": model.projection, "prompt_norm": model.prompt_norm}
     for prefix, module in bridge.items():
-        part = {key[len(prefix) + 1:]: value.float() for key, value in state.items() if key.startswith(prefix + ".")}
+        part = {key[len(prefix) + 1:]: value.float() if value.is_floating_point() else value
+                for key, value in state.items() if key.startswith(prefix + ".")}
         missing, unexpected = module.load_state_dict(part, strict=False)
         if missing or unexpected:
             raise ModelLoadError(weights_path, f"{prefix} weights do not match the config "
                                  f"(missing {len(missing)}, unexpected {len(unexpected)})", "re-save the model")
+    if "null_prompt" in state:
+        model.null_prompt.data.copy_(state["null_prompt"].float())
     model.eval()
     return model
+
+
+def load_bridge_weights(model: BinbridgeModel, model_dir: str | os.PathLike[str]) -> list[str]:
+    """Copy matching Q-Former, projection and prompt weights from a saved model; return the keys not found."""
+    path = Path(model_dir) / BRIDGE_WEIGHTS
+    if not path.is_file():
+        raise ModelLoadError(path, "weights file not found", "pass a folder written by 'binbridge train'")
+    state = load_file(str(path))
+    own = {f"qformer.{k}": v for k, v in model.qformer.state_dict().items()}
+    own.update({f"projection.{k}": v for k, v in model.projection.state_dict().items()})
+    own.update({f"prompt_norm.{k}": v for k, v in model.prompt_norm.state_dict().items()})
+    own["null_prompt"] = model.null_prompt.data
+    missing = []
+    for key, tensor in own.items():
+        if key in state and state[key].shape == tensor.shape:
+            tensor.copy_(state[key].to(tensor.dtype))
+        else:
+            missing.append(key)
+    return missing
 
 
 def save_model(model: BinbridgeModel, out_dir: str | os.PathLike[str], *,
@@ -195,7 +217,11 @@ def _write_model(model: BinbridgeModel, folder: Path, dtype: torch.dtype) -> Non
     config = copy.deepcopy(model.config)
     bridge = {f"qformer.{k}": v for k, v in model.qformer.state_dict().items()}
     bridge.update({f"projection.{k}": v for k, v in model.projection.state_dict().items()})
-    save_file({k: v.detach().to(dtype).contiguous() for k, v in bridge.items()}, str(folder / BRIDGE_WEIGHTS))
+    bridge.update({f"prompt_norm.{k}": v for k, v in model.prompt_norm.state_dict().items()})
+    bridge["null_prompt"] = model.null_prompt
+    # Integer buffers (BatchNorm's step counter) keep their dtype.
+    save_file({k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous()
+               for k, v in bridge.items()}, str(folder / BRIDGE_WEIGHTS))
 
     if config.embed_encoder and model.encoder is not None:
         encoder = copy.deepcopy(model.encoder.encoder).to(dtype)

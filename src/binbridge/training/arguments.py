@@ -33,6 +33,8 @@ class TrainingArguments:
     stride: int | None = None  # None: the preset's default (tokens)
     max_input_tokens: int | None = None  # None: the preset's default (tokens kept per function)
     max_train_samples: int = 0  # 0: all rows; else a seeded random subset
+    init_bridge: str | None = None  # saved model whose Q-Former/projection weights start training
+    guidance_scale: float | None = None  # None: keep the config default (1.0, no guidance)
     eval_max_samples: int = 512
     eval_batch_size: int = 32
     warmup_ratio: float = 0.05

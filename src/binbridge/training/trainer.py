@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from binbridge.data.schema import read_dataset
 from binbridge.errors import DatasetError
-from binbridge.model.loading import build_model, save_model
+from binbridge.model.loading import build_model, load_bridge_weights, save_model
 from binbridge.model.presets import get_preset
 from binbridge.training.arguments import TrainingArguments
 from binbridge.training.batches import Batch, CachedFunctionDataset, collate
@@ -148,7 +148,12 @@ def train(args: TrainingArguments) -> TrainingResult:
     _barrier(world)
 
     # Step 2: model, and the frozen encoder's features cached on disk.
+    if args.guidance_scale is not None:
+        preset.config.guidance_scale = args.guidance_scale
     model = build_model(preset.config, None, with_encoder=True, trainable=True)
+    if args.init_bridge:
+        missing = load_bridge_weights(model, args.init_bridge)
+        logger.info("started from %s; new (random) weights: %s", args.init_bridge, ", ".join(missing) or "none")
     cache_root = Path(args.cache_dir) if args.cache_dir else output_dir / "cache"
     if rank == 0:
         build_feature_cache(model.encoder, model.encoder_tokenizer, [r.assembly for r in train_records],
