@@ -50,9 +50,16 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
 
 
 def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
-    path = Path(path)
+    from binbridge.data.schema import current_umask
+
+    path = Path(os.path.realpath(path))  # write through a symlink to its target
     parent = check_output_path(path)
+    if path.exists() and not path.is_file():
+        # A FIFO or device cannot be replaced by rename; stream into it instead.
+        path.write_text(text, encoding="utf-8")
+        return
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    os.chmod(temp, 0o666 & ~current_umask())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -110,6 +117,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
         from binbridge.inference.interactive import run_interactive
 
         predictor = _predictor(args)
+        sys.stdin.reconfigure(errors="replace")
 
         def read_line() -> str | None:
             line = sys.stdin.readline()
@@ -143,8 +151,8 @@ def cmd_name(args: argparse.Namespace) -> int:
     info = describe_binary(args.binary)  # fail on a bad binary before loading the model
     if args.output:
         check_output_path(args.output)
-    # A binary whose symbol table names every function needs no model unless --rename_symbols is given.
-    predictor = _predictor(args) if info.stripped or args.rename_symbols else None
+    # The model loads only when a function has no symbol name (or with --rename_symbols).
+    predictor = _predictor(args) if info.stripped or args.rename_symbols else (lambda: _predictor(args))
     naming = name_binary(args.binary, predictor, unique=not args.keep_duplicates,
                          rename_symbols=args.rename_symbols)
     text = render(naming, args.format, with_analysis=args.show_analysis)
@@ -163,6 +171,8 @@ def cmd_split(args: argparse.Namespace) -> int:
     from binbridge.data.schema import read_dataset, write_dataset
     from binbridge.data.split import pick_held_out_projects, split_by_project
 
+    if not 0.0 < args.eval_fraction < 1.0:  # also rejects nan
+        raise InputError(None, f"--eval_fraction {args.eval_fraction} is outside (0, 1)", "use a value such as 0.1")
     records = read_dataset(args.input)
     held_out: dict[str, list[str]] = {}
     if args.eval_projects:
@@ -238,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except BinbridgeError as error:
         print(f"binbridge: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"binbridge: error: {where}{error.strerror or error}; check the path and its permissions",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("binbridge: interrupted", file=sys.stderr)

@@ -56,6 +56,8 @@ def open_input(path: str | os.PathLike[str]) -> OpenedInput:
     malformed archives and the ElfFile errors for bad ELF headers.
     """
     text_path = os.fspath(path)
+    if os.path.exists(text_path) and not os.path.isdir(text_path) and not os.path.isfile(text_path):
+        raise InputError(text_path, "is not a regular file (a FIFO, socket or device)", "pass an ELF file or .a archive")
     data = read_input(text_path)
     head = bytes(data[:8])
     if head in (AR_MAGIC, THIN_MAGIC):

@@ -52,6 +52,8 @@ def _check_readable(path: Path) -> None:
         raise DatasetError(path, "file not found", "check the path")
     if path.is_dir():
         raise DatasetError(path, "is a directory, not a CSV file", "pass a CSV file")
+    if not path.is_file():
+        raise DatasetError(path, "is not a regular file (a FIFO, socket or device)", "pass a CSV file")
 
 
 def read_header(path: str | os.PathLike[str], required: Iterable[str] = REQUIRED_COLUMNS) -> list[str]:
@@ -59,7 +61,7 @@ def read_header(path: str | os.PathLike[str], required: Iterable[str] = REQUIRED
     path = Path(path)
     _check_readable(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), None)
     except UnicodeDecodeError as error:
         raise DatasetError(path, f"not UTF-8 text ({error.reason} at byte {error.start})",
@@ -78,11 +80,14 @@ def read_header(path: str | os.PathLike[str], required: Iterable[str] = REQUIRED
 def iter_rows(path: str | os.PathLike[str], required: Iterable[str] = REQUIRED_COLUMNS) -> Iterator[dict[str, str]]:
     """Yield the rows of a CSV file as dicts, after checking the header."""
     read_header(path, required)
-    with Path(path).open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig drops a byte order mark, which spreadsheet programs often write.
+    with Path(path).open(newline="", encoding="utf-8-sig") as handle:
         try:
             yield from csv.DictReader(handle)
         except csv.Error as error:
             raise DatasetError(path, f"invalid CSV: {error}", "fix or regenerate the file") from error
+        except UnicodeDecodeError as error:
+            raise DatasetError(path, f"not UTF-8 text ({error.reason})", "pass a UTF-8 CSV file") from error
 
 
 def read_dataset(path: str | os.PathLike[str]) -> list[FunctionRecord]:
@@ -91,6 +96,12 @@ def read_dataset(path: str | os.PathLike[str]) -> list[FunctionRecord]:
     for line, row in enumerate(iter_rows(path), start=2):
         records.append(FunctionRecord.from_row(row, str(path), line))
     return records
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class AtomicCsvWriter:
@@ -112,8 +123,16 @@ class AtomicCsvWriter:
         self._temp_name = ""
 
     def __enter__(self) -> "AtomicCsvWriter":
-        fd, self._temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        self._handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        self.path = Path(os.path.realpath(self.path))  # write through a symlink to its target
+        if self.path.exists() and not self.path.is_file():
+            # A FIFO or device cannot be replaced by rename; stream into it instead.
+            self._temp_name = ""
+            self._handle = self.path.open("w", newline="", encoding="utf-8", errors="replace")
+        else:
+            fd, self._temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                                   dir=self.path.parent)
+            os.chmod(self._temp_name, 0o666 & ~current_umask())
+            self._handle = os.fdopen(fd, "w", newline="", encoding="utf-8", errors="replace")
         self._writer = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="ignore")
         self._writer.writeheader()
         return self
@@ -123,6 +142,8 @@ class AtomicCsvWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._handle.close()
+        if not self._temp_name:
+            return
         if exc_type is None:
             os.replace(self._temp_name, self.path)
         else:

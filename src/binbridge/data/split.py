@@ -55,6 +55,9 @@ def split_by_project(records: list[FunctionRecord], held_out: dict[str, list[str
     assignment: dict[str, str] = {}
     for split_name, projects in held_out.items():
         for project in projects:
+            if project in assignment:
+                raise DatasetError(path, f"project {project!r} is named for both {assignment[project]!r} and "
+                                   f"{split_name!r}", "name each project for one split only")
             if project not in present:
                 raise DatasetError(path, f"project {project!r} for split {split_name!r} has no rows",
                                    f"choose from: {', '.join(sorted(present))}")

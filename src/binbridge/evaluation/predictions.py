@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import sys
 from collections.abc import Iterator
 
 from binbridge.errors import DatasetError, InputError
@@ -16,6 +17,9 @@ TRUE_NAME_COLUMN = "function_name"
 PREDICTED_NAME_COLUMN = "predicted_name"
 PROJECT_COLUMN = "project"
 OPT_LEVEL_COLUMN = "opt_level"
+
+# Prediction files from binbridge infer carry assembly cells far above csv's 128 KiB default.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def load_predictions(path: str | os.PathLike[str]) -> list[PredictionRow]:

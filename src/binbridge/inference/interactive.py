@@ -63,12 +63,17 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
     while True:
         try:
             query = read_query(read_line)
+            if query is None:
+                return answered
+            prediction = predictor.predict([query.assembly])[0]
         except BinbridgeError as error:
             write(f"error: {error}\n")
             continue
-        if query is None:
-            return answered
-        prediction = predictor.predict([query.assembly])[0]
+        except (ValueError, TypeError, UnicodeError) as error:
+            # One bad paste must not end the session; report it and read the next query.
+            logger.warning("query failed: %s", error)
+            write(f"error: cannot read this input ({type(error).__name__}: {error}); paste another function\n")
+            continue
         if show_analysis and prediction.analysis:
             write(f"analysis: {prediction.analysis}\n")
         write(f"{prediction.name or '(no name)'}\t{prediction.confidence:.3f}\n")

@@ -66,6 +66,8 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
         if to_predict:
             if predictor is None:
                 raise ValueError("functions without symbols need a model")
+            if not isinstance(predictor, NamePredictor):
+                predictor = predictor()  # a factory: load the model only once a function needs it
             generated = predictor.predict([f.assembly for f in to_predict])
             predictions = {id(f): g for f, g in zip(to_predict, generated)}
         for function in chunk:

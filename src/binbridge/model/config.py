@@ -209,6 +209,8 @@ class BinbridgeConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "BinbridgeConfig":
         data = dict(data)
+        # Configs saved before the prompt BatchNorm existed describe models without one.
+        data.setdefault("prompt_norm", "none")
         version = data.pop("format_version", CONFIG_FORMAT_VERSION)
         if version != CONFIG_FORMAT_VERSION:
             raise ModelLoadError(source, f"config format_version {version} is not supported",

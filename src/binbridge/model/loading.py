@@ -202,8 +202,14 @@ def save_model(model: BinbridgeModel, out_dir: str | os.PathLike[str], *,
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         _write_model(model, staging, dtype)
+        for file in staging.rglob("*"):
+            if file.is_file():
+                os.chmod(file, 0o666 & ~umask)  # safetensors writes 0600 files
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(staging, out_dir)

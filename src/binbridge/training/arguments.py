@@ -51,6 +51,8 @@ class TrainingArguments:
             value = getattr(self, key)
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(name, key, value, "must be a positive integer")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(name, "seed", self.seed, "must be in [0, 2**32)")
         if self.max_steps < 0:
             raise ConfigError(name, "max_steps", self.max_steps, "must be 0 (no limit) or a positive integer")
         if not (0 < self.learning_rate < 1):

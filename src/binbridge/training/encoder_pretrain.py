@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from binbridge.errors import DatasetError
+
 logger = logging.getLogger(__name__)
 
 
@@ -69,9 +71,10 @@ def pretrain_encoder(model, tokenizer, texts: list[str], out_dir: Path, settings
     """Train a ``*ForMaskedLM`` model on random windows of ``texts``; save its base encoder to ``out_dir``."""
     rng = random.Random(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
-    sequences = [ids for ids in tokenizer(texts, add_special_tokens=False)["input_ids"] if len(ids) >= 8]
+    sequences = [ids for ids in tokenizer(texts, add_special_tokens=False)["input_ids"] if ids]
     if not sequences:
-        raise ValueError("no assembly text with at least 8 tokens to pretrain the encoder on")
+        raise DatasetError(None, "no non-empty assembly text to pretrain the encoder on",
+                           "check the assembly column of the training data")
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.learning_rate,
@@ -99,7 +102,7 @@ def pretrain_encoder(model, tokenizer, texts: list[str], out_dir: Path, settings
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        loss_value = float(loss)
+        loss_value = float(loss.detach())
         progress.set_postfix(loss=f"{loss_value:.3f}")
 
     base = model.base_model if hasattr(model, "base_model") else model

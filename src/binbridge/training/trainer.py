@@ -207,7 +207,7 @@ def train(args: TrainingArguments) -> TrainingResult:
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
-                final_loss = float(out.loss)
+                final_loss = float(out.loss.detach())
                 progress.set_postfix(loss=f"{final_loss:.3f}", name=f"{float(out.name_loss):.3f}")
                 if rank == 0 and step % 50 == 0:
                     logger.info("step %d/%d: loss %.4f (name %.4f), %.1f samples/s", step, total_steps, final_loss,
