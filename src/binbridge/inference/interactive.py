@@ -57,14 +57,14 @@ def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
 
 def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None], write: Callable[[str], None],
                     *, show_analysis: bool = False) -> int:
-    """Serve queries until end of input; return how many were answered."""
-    answered = 0
+    """Serve queries until end of input; return the number of names printed."""
+    served = 0
     write(PROMPT + "\n")
     while True:
         try:
             query = read_query(read_line)
             if query is None:
-                return answered
+                return served
             prediction = predictor.predict([query.assembly])[0]
         except BinbridgeError as error:
             write(f"error: {error}\n")
@@ -77,4 +77,4 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
         if show_analysis and prediction.analysis:
             write(f"analysis: {prediction.analysis}\n")
         write(f"{prediction.name or '(no name)'}\t{prediction.confidence:.3f}\n")
-        answered += 1
+        served += 1
