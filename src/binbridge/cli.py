@@ -11,7 +11,6 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from binbridge import __version__
@@ -50,24 +49,11 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
 
 
 def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
-    from binbridge.data.schema import current_umask
+    from binbridge.outputs import atomic_output
 
-    path = Path(os.path.realpath(path))  # write through a symlink to its target
-    parent = check_output_path(path)
-    if path.exists() and not path.is_file():
-        # A FIFO or device cannot be replaced by rename; stream into it instead.
-        path.write_text(text, encoding="utf-8")
-        return
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    os.chmod(temp, 0o666 & ~current_umask())
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    check_output_path(path)
+    with atomic_output(path) as handle:
+        handle.write(text)
 
 
 def _show_progress(args: argparse.Namespace) -> bool:

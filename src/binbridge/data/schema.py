@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from binbridge.errors import DatasetError
+from binbridge.outputs import atomic_output
 
 REQUIRED_COLUMNS = ("function_name", "assembly", "binary", "address", "size", "arch", "project", "opt_level")
 OPTIONAL_COLUMNS = ("source_code", "cot", "clone_suffix")
@@ -98,12 +98,6 @@ def read_dataset(path: str | os.PathLike[str]) -> list[FunctionRecord]:
     return records
 
 
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class AtomicCsvWriter:
     """CSV writer that writes to a temp file and renames it over ``path`` only on success.
 
@@ -119,35 +113,18 @@ class AtomicCsvWriter:
         parent = self.path.parent if str(self.path.parent) else Path(".")
         if not parent.is_dir():
             raise DatasetError(self.path, f"output folder {parent} does not exist", "create it first")
-        self._handle = None
-        self._temp_name = ""
 
     def __enter__(self) -> "AtomicCsvWriter":
-        self.path = Path(os.path.realpath(self.path))  # write through a symlink to its target
-        if self.path.exists() and not self.path.is_file():
-            # A FIFO or device cannot be replaced by rename; stream into it instead.
-            self._temp_name = ""
-            self._handle = self.path.open("w", newline="", encoding="utf-8", errors="replace")
-        else:
-            fd, self._temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                                   dir=self.path.parent)
-            os.chmod(self._temp_name, 0o666 & ~current_umask())
-            self._handle = os.fdopen(fd, "w", newline="", encoding="utf-8", errors="replace")
-        self._writer = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="ignore")
+        self._output = atomic_output(self.path)
+        self._writer = csv.DictWriter(self._output.__enter__(), fieldnames=self.columns, extrasaction="ignore")
         self._writer.writeheader()
         return self
 
     def write(self, row: dict) -> None:
         self._writer.writerow(row)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._handle.close()
-        if not self._temp_name:
-            return
-        if exc_type is None:
-            os.replace(self._temp_name, self.path)
-        else:
-            os.unlink(self._temp_name)
+    def __exit__(self, exc_type, exc, tb) -> bool | None:
+        return self._output.__exit__(exc_type, exc, tb)
 
 
 def write_dataset(path: str | os.PathLike[str], records: Iterable[FunctionRecord]) -> None:

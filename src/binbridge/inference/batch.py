@@ -24,7 +24,7 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
               *, show_analysis: bool = False, show_progress: bool = False) -> BatchInferenceResult:
     """Write ``output_path``: the input rows plus ``predicted_name`` and ``confidence`` columns.
 
-    With ``show_analysis`` a ``predicted_analysis`` column holds the decoder's analysis text.
+    With ``show_analysis`` a ``predicted_analysis`` column contains the decoder's analysis text.
     Rows are processed in chunks, so memory does not grow with the file.
     """
     header = read_header(input_path, INFERENCE_COLUMNS)

@@ -14,7 +14,7 @@ from collections import defaultdict
 def make_names_unique(functions: list) -> int:
     """Rename in place; return how many predicted names received a suffix.
 
-    ``functions`` holds objects with ``name``, ``confidence``, ``source`` and ``address``.
+    ``functions`` contains objects with ``name``, ``confidence``, ``source`` and ``address``.
     """
     taken = {f.name for f in functions if f.source == "symbol"}
     groups: dict[str, list] = defaultdict(list)

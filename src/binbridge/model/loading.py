@@ -28,6 +28,7 @@ from binbridge.model.binbridge import BinbridgeModel
 from binbridge.model.config import BinbridgeConfig, DecoderConfig, EncoderConfig
 from binbridge.model.encoder import SlidingWindowEncoder
 from binbridge.model.qformer import QFormer
+from binbridge.outputs import current_umask
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +203,7 @@ def save_model(model: BinbridgeModel, out_dir: str | os.PathLike[str], *,
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = current_umask()
     os.chmod(staging, 0o777 & ~umask)
     try:
         _write_model(model, staging, dtype)
