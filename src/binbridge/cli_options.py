@@ -73,9 +73,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init_bridge", help="model folder whose Q-Former and projection weights start training")
     parser.add_argument("--guidance_scale", type=float,
                         help="classifier-free guidance scale saved with the model (default 1.0: plain greedy)")
+    parser.add_argument("--word_loss_weight", type=float, default=1.0,
+                        help="weight of the auxiliary loss that makes the soft prompt predict the name's words "
+                             "(default 1.0; 0 turns it off)")
+    parser.add_argument("--name_word_vocabulary", type=_positive_int, default=4096,
+                        help="how many of the most frequent training name words that loss predicts (default 4096)")
     parser.add_argument("--max_train_samples", type=_non_negative_int, default=0,
                         help="train on a seeded random subset of this many rows (default 0: all rows)")
     parser.add_argument("--vocab_size", type=_positive_int, help="BPE vocabulary size of the tiny preset (default 8000)")
+    parser.add_argument("--eval_steps", type=_non_negative_int, default=0,
+                        help="also evaluate, and keep best_model, every this many optimizer steps "
+                             "(default 0: after each epoch only)")
     parser.add_argument("--eval_max_samples", type=_positive_int, default=512,
                         help="eval functions named after each epoch (default 512)")
     parser.add_argument("--eval_batch_size", type=_positive_int, default=32, help="functions per eval batch (default 32)")

@@ -94,6 +94,11 @@ class BinbridgeModel(nn.Module):
     def forward(self, features: torch.Tensor, feature_mask: torch.Tensor, input_ids: torch.Tensor,
                 attention_mask: torch.Tensor, span_kinds: torch.Tensor) -> LossOutput:
         prompt = self.soft_prompt(features, feature_mask)  # [B, Q, H]
+        return self.language_loss(prompt, input_ids, attention_mask, span_kinds)
+
+    def language_loss(self, prompt: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                      span_kinds: torch.Tensor) -> LossOutput:
+        """Mixed loss of the decoder on the target text, given each row's soft prompt [B, Q, H]."""
         B, Q, H = prompt.shape
         if self.training and self.config.guidance_dropout > 0:
             dropped = torch.rand(B, device=prompt.device) < self.config.guidance_dropout  # [B]

@@ -35,6 +35,9 @@ class TrainingArguments:
     max_train_samples: int = 0  # 0: all rows; else a seeded random subset
     init_bridge: str | None = None  # saved model whose Q-Former/projection weights start training
     guidance_scale: float | None = None  # None: keep the config default (1.0, no guidance)
+    word_loss_weight: float = 1.0  # weight of the auxiliary name-word loss on the soft prompt; 0 turns it off
+    name_word_vocabulary: int = 4096  # most frequent training name words the auxiliary head predicts
+    eval_steps: int = 0  # 0: evaluate after each epoch only; N: also every N optimizer steps
     eval_max_samples: int = 512
     eval_batch_size: int = 32
     warmup_ratio: float = 0.05
@@ -51,8 +54,14 @@ class TrainingArguments:
             value = getattr(self, key)
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(name, key, value, "must be a positive integer")
+        if not (isinstance(self.word_loss_weight, (int, float)) and self.word_loss_weight >= 0):
+            raise ConfigError(name, "word_loss_weight", self.word_loss_weight, "must be a number >= 0")
+        if not isinstance(self.name_word_vocabulary, int) or self.name_word_vocabulary <= 0:
+            raise ConfigError(name, "name_word_vocabulary", self.name_word_vocabulary, "must be a positive integer")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(name, "seed", self.seed, "must be in [0, 2**32)")
+        if not isinstance(self.eval_steps, int) or self.eval_steps < 0:
+            raise ConfigError(name, "eval_steps", self.eval_steps, "must be 0 (each epoch only) or a positive integer")
         if self.max_steps < 0:
             raise ConfigError(name, "max_steps", self.max_steps, "must be 0 (no limit) or a positive integer")
         if not (0 < self.learning_rate < 1):

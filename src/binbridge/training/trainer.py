@@ -30,6 +30,7 @@ from binbridge.training.arguments import TrainingArguments
 from binbridge.training.batches import Batch, CachedFunctionDataset, collate
 from binbridge.training.components import prepare_components
 from binbridge.training.feature_cache import FeatureCache, build_feature_cache
+from binbridge.training.word_head import NameWordHead, NameWordVocabulary, TrainingObjective
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 class EvalResult:
     name_f1: float
     samples: int
+    distinct_names: int  # distinct predicted names among the samples: low values mean the decoder collapsed
     examples: list[dict]
 
 
@@ -91,7 +93,8 @@ def evaluate_names(model, cache: FeatureCache, names: list[str], *, max_samples:
         predictions += [g.name or "" for g in model.generate(features, mask)]
     truth = [names[i] for i in indices]
     examples = [{"true": t, "predicted": p} for t, p in list(zip(truth, predictions))[:20]]
-    return EvalResult(name_f1=name_f1(truth, predictions), samples=count, examples=examples)
+    return EvalResult(name_f1=name_f1(truth, predictions), samples=count, distinct_names=len(set(predictions)),
+                      examples=examples)
 
 
 def _make_optimizer(model, args: TrainingArguments, total_steps: int):
@@ -165,7 +168,15 @@ def train(args: TrainingArguments) -> TrainingResult:
     eval_cache = FeatureCache.open(cache_root / "eval")
 
     tokenizer = model.decoder_tokenizer
-    dataset = CachedFunctionDataset(train_records, train_cache, tokenizer, preset.config.prompt, args.use_cot)
+    words, head = None, None
+    if args.word_loss_weight > 0:
+        words = NameWordVocabulary.from_names([r.function_name for r in train_records],
+                                              max_words=args.name_word_vocabulary)
+        head = NameWordHead(model.language_model.config.hidden_size, len(words))
+        logger.info("name-word objective: %d words, weight %.2f", len(words), args.word_loss_weight)
+    objective = TrainingObjective(model, head, args.word_loss_weight)
+    dataset = CachedFunctionDataset(train_records, train_cache, tokenizer, preset.config.prompt, args.use_cot,
+                                    words)
     sampler = torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=True, seed=args.seed) \
         if world > 1 else torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(args.seed))
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, sampler=sampler,
@@ -175,18 +186,25 @@ def train(args: TrainingArguments) -> TrainingResult:
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
-    optimizer, scheduler = _make_optimizer(model, args, total_steps)
-    trainable = model
+    optimizer, scheduler = _make_optimizer(objective, args, total_steps)
+    trainable = objective
     if world > 1:
-        trainable = torch.nn.parallel.DistributedDataParallel(model)
+        trainable = torch.nn.parallel.DistributedDataParallel(objective)
 
     # Step 3: the loop.
     log_path = output_dir / "training_log.jsonl"
-    best_f1, best_epoch, step, final_loss = -1.0, 0, 0, float("nan")
+    step, final_loss, last_eval_step = 0, float("nan"), -1
     started = time.time()
     samples_seen = 0
     autocast = args.precision == "bf16"
     save_dtype = torch.bfloat16 if args.save_dtype == "bf16" else torch.float32
+    best = _BestModel(model, output_dir / "best_model", save_dtype, log_path)
+    eval_names = [r.function_name for r in eval_records]
+
+    def evaluate_now() -> EvalResult:
+        return evaluate_names(model, eval_cache, eval_names, max_samples=args.eval_max_samples,
+                              batch_size=args.eval_batch_size)
+
     for epoch in range(1, args.epochs + 1):
         if world > 1:
             sampler.set_epoch(epoch)
@@ -197,44 +215,43 @@ def train(args: TrainingArguments) -> TrainingResult:
             batch: Batch
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
                 out = trainable(batch.features.float(), batch.feature_mask, batch.input_ids,
-                                batch.attention_mask, batch.span_kinds)
+                                batch.attention_mask, batch.span_kinds, batch.word_targets)
             (out.loss / args.gradient_accumulation_steps).backward()
             samples_seen += batch.input_ids.shape[0] * world
             last_micro = micro_step + 1 == len(loader)
             if (micro_step + 1) % args.gradient_accumulation_steps == 0 or last_micro:
-                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+                torch.nn.utils.clip_grad_norm_([p for p in objective.parameters() if p.requires_grad], 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 final_loss = float(out.loss.detach())
-                progress.set_postfix(loss=f"{final_loss:.3f}", name=f"{float(out.name_loss):.3f}")
+                name_loss = float(out.language.name_loss)
+                progress.set_postfix(loss=f"{final_loss:.3f}", name=f"{name_loss:.3f}")
                 if rank == 0 and step % 50 == 0:
-                    logger.info("step %d/%d: loss %.4f (name %.4f), %.1f samples/s", step, total_steps, final_loss,
-                                float(out.name_loss), samples_seen / max(time.time() - started, 1e-9))
+                    logger.info("step %d/%d: loss %.4f (name %.4f, words %.4f), %.1f samples/s", step, total_steps,
+                                final_loss, name_loss, float(out.word_loss),
+                                samples_seen / max(time.time() - started, 1e-9))
                     _append_log(log_path, {"step": step, "epoch": epoch, "loss": final_loss,
-                                           "name_loss": float(out.name_loss),
-                                           "analysis_loss": float(out.analysis_loss),
+                                           "name_loss": name_loss,
+                                           "analysis_loss": float(out.language.analysis_loss),
+                                           "word_loss": float(out.word_loss),
                                            "lr": scheduler.get_last_lr()[0]})
+                if rank == 0 and args.eval_steps and step % args.eval_steps == 0:
+                    best.consider(epoch, step, evaluate_now())
+                    last_eval_step = step
+                    model.train()
             if args.max_steps and step >= args.max_steps:
                 break
 
-        if rank == 0:
-            result = evaluate_names(model, eval_cache, [r.function_name for r in eval_records],
-                                    max_samples=args.eval_max_samples, batch_size=args.eval_batch_size)
-            logger.info("epoch %d step %d: eval name F1 %.4f on %d functions", epoch, step, result.name_f1,
-                        result.samples)
-            _append_log(log_path, {"step": step, "epoch": epoch, "eval_name_f1": result.name_f1,
-                                   "eval_samples": result.samples, "examples": result.examples[:5]})
-            if result.name_f1 > best_f1:
-                best_f1, best_epoch = result.name_f1, epoch
-                save_model(model, output_dir / "best_model", dtype=save_dtype)
+        if rank == 0 and step != last_eval_step:
+            best.consider(epoch, step, evaluate_now())
         _barrier(world)
         if args.max_steps and step >= args.max_steps:
             break
 
     seconds = time.time() - started
-    outcome = TrainingResult(output_dir=str(output_dir), steps=step, best_name_f1=best_f1, best_epoch=best_epoch,
+    outcome = TrainingResult(output_dir=str(output_dir), steps=step, best_name_f1=best.f1, best_epoch=best.epoch,
                              final_loss=final_loss, seconds=seconds,
                              samples_per_second=samples_seen / max(seconds, 1e-9))
     if rank == 0:
@@ -243,6 +260,24 @@ def train(args: TrainingArguments) -> TrainingResult:
     if world > 1:
         torch.distributed.destroy_process_group()
     return outcome
+
+
+class _BestModel:
+    """Keeps ``best_model`` at the checkpoint with the highest eval name F1 so far."""
+
+    def __init__(self, model, folder: Path, dtype: torch.dtype, log_path: Path) -> None:
+        self.model, self.folder, self.dtype, self.log_path = model, folder, dtype, log_path
+        self.f1, self.epoch = -1.0, 0
+
+    def consider(self, epoch: int, step: int, result: EvalResult) -> None:
+        logger.info("epoch %d step %d: eval name F1 %.4f on %d functions, %d distinct names", epoch, step,
+                    result.name_f1, result.samples, result.distinct_names)
+        _append_log(self.log_path, {"step": step, "epoch": epoch, "eval_name_f1": result.name_f1,
+                                    "eval_samples": result.samples, "distinct_names": result.distinct_names,
+                                    "examples": result.examples[:8]})
+        if result.name_f1 > self.f1:
+            self.f1, self.epoch = result.name_f1, epoch
+            save_model(self.model, self.folder, dtype=self.dtype)
 
 
 def _apply_overrides(config, args: TrainingArguments) -> None:
