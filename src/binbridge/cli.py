@@ -95,6 +95,11 @@ def _predictor(args: argparse.Namespace):
             raise InputError(None, f"--guidance_scale {args.guidance_scale} is below 1.0",
                              "use 1.0 for plain greedy decoding or a larger value for guidance")
         predictor.model.config.guidance_scale = args.guidance_scale
+    if args.repetition_penalty is not None:
+        if args.repetition_penalty < 1.0:
+            raise InputError(None, f"--repetition_penalty {args.repetition_penalty} is below 1.0",
+                             "use 1.0 to turn the penalty off or a larger value, such as 1.5")
+        predictor.model.config.repetition_penalty = args.repetition_penalty
     return predictor
 
 

@@ -73,6 +73,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init_bridge", help="model folder whose Q-Former and projection weights start training")
     parser.add_argument("--guidance_scale", type=float,
                         help="classifier-free guidance scale saved with the model (default 1.0: plain greedy)")
+    parser.add_argument("--repetition_penalty", type=float,
+                        help="decoding penalty >= 1.0 on tokens a name already has, saved with the model "
+                             "(default 1.0: none)")
+    parser.add_argument("--keep_project_prefixes", action="store_true",
+                        help="train on names with their project's namespace prefix (png_, gcry_); by default "
+                             "the prefix most of a project's names share is removed, since no code shows it")
     parser.add_argument("--word_loss_weight", type=float, default=1.0,
                         help="weight of the auxiliary loss that makes the soft prompt predict the name's words "
                              "(default 1.0; 0 turns it off)")
@@ -102,6 +108,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--show_analysis", action="store_true", help="also output the decoder's analysis text")
     parser.add_argument("--guidance_scale", type=float,
                         help="classifier-free guidance at decoding, >= 1.0 (default: the model's saved value)")
+    parser.add_argument("--repetition_penalty", type=float,
+                        help="factor >= 1.0 that makes tokens already written in a name less likely "
+                             "(default: the model's saved value; 1.0 turns it off)")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")
 

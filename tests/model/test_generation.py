@@ -50,3 +50,29 @@ def test_full_prompt_dropout_ignores_features(tiny_components):
     torch.manual_seed(0)
     second = model(torch.randn(1, 6, 32) * 5, mask, ids, torch.ones_like(ids), kinds).loss
     assert torch.allclose(first, second), "a dropped prompt is the null prompt whatever the features"
+
+
+def _generated_token_rows(model, features, mask, steps):
+    rows = []
+    decode_row = model._decode_row
+
+    def record(token_ids, log_probs):
+        eos = model.decoder_tokenizer.eos_token_id
+        rows.append(token_ids[: token_ids.index(eos)] if eos in token_ids else token_ids)
+        return decode_row(token_ids, log_probs)
+
+    model._decode_row = record
+    model.generate(features, mask, max_new_tokens=steps)
+    return rows
+
+
+def test_repetition_penalty_stops_repeated_tokens(tiny_components):
+    model = make_model(tiny_components).eval()
+    torch.manual_seed(1)
+    features = torch.randn(4, 10, 32)
+    mask = torch.ones(4, 10, dtype=torch.long)
+    plain = _generated_token_rows(model, features, mask, 24)
+    assert any(len(set(row)) < len(row) for row in plain), "a random decoder repeats itself over 24 tokens"
+    model.config.repetition_penalty = 1e9
+    penalised = _generated_token_rows(model, features, mask, 24)
+    assert all(len(set(row)) == len(row) for row in penalised)

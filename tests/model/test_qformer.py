@@ -59,3 +59,23 @@ def test_invalid_config_names_field(field, value):
         make(**{field: value})
     assert field in str(error.value)
     assert repr(value) in str(error.value)
+
+
+def test_feature_statistics_standardise_the_encoder_features():
+    import torch
+
+    from binbridge.model.config import QFormerConfig
+    from binbridge.model.qformer import QFormer
+
+    config = QFormerConfig(num_query_tokens=4, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=32, encoder_hidden_size=8, dropout=0.0)
+    qformer = QFormer(config).eval()
+    features = torch.randn(2, 5, 8)
+    mask = torch.ones(2, 5, dtype=torch.long)
+    shift, scale = torch.randn(8), torch.rand(8) + 0.5
+    qformer.set_feature_statistics(shift, scale)
+    reference = QFormer(config).eval()
+    reference.load_state_dict({k: v for k, v in qformer.state_dict().items()
+                               if not k.startswith("feature_")}, strict=False)
+    expected = reference((features - shift) / scale, mask)
+    assert torch.allclose(qformer(features, mask), expected, atol=1e-5)

@@ -36,6 +36,10 @@ class NamePredictor:
         if model.encoder is None:
             raise ValueError("NamePredictor needs a model loaded with its encoder")
         self.model = model.eval()
+        decoder_config = model.config.decoder
+        if decoder_config.compute_dtype == "bfloat16" and not decoder_config.load_in_4bit:
+            # Inference only: the soft prompt stays float32 and is cast to the decoder's dtype.
+            model.decoder.to(torch.bfloat16)
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         if num_threads:

@@ -159,6 +159,8 @@ class BinbridgeModel(nn.Module):
         tokens: list[torch.Tensor] = []
         log_probs: list[torch.Tensor] = []
         finished = torch.zeros(B, dtype=torch.bool)
+        penalty = self.config.repetition_penalty
+        generated = torch.zeros(B, next_logits.shape[-1], dtype=torch.bool)  # [B, V]: tokens written so far
         for _ in range(limit):
             step_log_probs = torch.log_softmax(next_logits.float(), dim=-1)  # [rows, V]
             conditional = step_log_probs[:B]  # [B, V]
@@ -167,7 +169,13 @@ class BinbridgeModel(nn.Module):
                 scores = step_log_probs[B:] + scale * (conditional - step_log_probs[B:])  # [B, V]
             else:
                 scores = conditional
+            if penalty != 1.0:
+                # Log-probabilities are <= 0, so multiplying by the penalty lowers repeated tokens
+                # (guided scores can be positive: those are divided instead).
+                repeated = torch.where(scores > 0, scores / penalty, scores * penalty)
+                scores = torch.where(generated, repeated, scores)
             best = scores.argmax(dim=-1)  # [B]
+            generated[torch.arange(B), best] = True
             best_log_prob = conditional.gather(1, best.unsqueeze(1)).squeeze(1)  # [B]
             best = torch.where(finished, torch.full_like(best, eos), best)
             tokens.append(best)

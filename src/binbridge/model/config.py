@@ -125,9 +125,14 @@ class DecoderConfig:
     # 4-bit NF4 quantisation of the frozen base (QLoRA); needs CUDA and bitsandbytes.
     load_in_4bit: bool = False
     trust_remote_code: bool = False
+    # "bfloat16": inference casts the decoder's weights to bfloat16 (about 2.7x faster prompt processing
+    # than float32 on an AVX-512/AMX CPU for the tiny decoder). Training is unaffected.
+    compute_dtype: str = "float32"
 
     def __post_init__(self) -> None:
         name = "DecoderConfig"
+        _require(name, "compute_dtype", self.compute_dtype, self.compute_dtype in ("float32", "bfloat16"),
+                 "must be 'float32' or 'bfloat16'")
         _require(name, "model_path", self.model_path, bool(self.model_path), "must name a folder or hub id")
         _positive_int(name, "lora_r", self.lora_r)
         _positive_int(name, "lora_alpha", self.lora_alpha)
@@ -193,8 +198,13 @@ class BinbridgeConfig:
     # Classifier-free guidance at decoding: 1.0 is plain greedy decoding, larger values weigh
     # the function's own evidence more against the names that fit any function.
     guidance_scale: float = 1.0
+    # Greedy decoding multiplies the log-probability of tokens the row already wrote by this factor,
+    # so values > 1 make repeats ("set_set_set") less likely, as in CTRL; 1.0 turns it off.
+    repetition_penalty: float = 1.0
 
     def __post_init__(self) -> None:
+        ok = isinstance(self.repetition_penalty, (int, float)) and self.repetition_penalty >= 1.0
+        _require("BinbridgeConfig", "repetition_penalty", self.repetition_penalty, ok, "must be a number >= 1.0")
         _require("BinbridgeConfig", "prompt_norm", self.prompt_norm, self.prompt_norm in ("batch", "none"),
                  "must be batch or none")
         _unit_interval("BinbridgeConfig", "guidance_dropout", self.guidance_dropout)

@@ -27,7 +27,7 @@ from binbridge.errors import ModelLoadError
 from binbridge.model.binbridge import BinbridgeModel
 from binbridge.model.config import BinbridgeConfig, DecoderConfig, EncoderConfig
 from binbridge.model.encoder import SlidingWindowEncoder
-from binbridge.model.qformer import QFormer
+from binbridge.model.qformer import FEATURE_STATISTICS, QFormer
 from binbridge.outputs import current_umask
 
 logger = logging.getLogger(__name__)
@@ -169,6 +169,8 @@ def load_model(model_dir: str | os.PathLike[str], *, with_encoder: bool = True) 
         part = {key[len(prefix) + 1:]: value.float() if value.is_floating_point() else value
                 for key, value in state.items() if key.startswith(prefix + ".")}
         missing, unexpected = module.load_state_dict(part, strict=False)
+        # Models saved before the Q-Former standardised its input lack these buffers: identity.
+        missing = [key for key in missing if key not in FEATURE_STATISTICS]
         if missing or unexpected:
             raise ModelLoadError(weights_path, f"{prefix} weights do not match the config "
                                  f"(missing {len(missing)}, unexpected {len(unexpected)})", "re-save the model")

@@ -59,9 +59,9 @@ def tiny_preset() -> Preset:
     encoder = EncoderConfig(model_path="encoder", window_size=256, stride=128, max_seq_length=512,
                             max_input_tokens=512, compute_dtype="bfloat16")
     qformer = QFormerConfig(num_query_tokens=64, hidden_size=256, num_hidden_layers=6, num_attention_heads=4,
-                            intermediate_size=1024, cross_attention_freq=2, dropout=0.1, encoder_hidden_size=128)
+                            intermediate_size=1024, cross_attention_freq=2, dropout=0.0, encoder_hidden_size=128)
     decoder = DecoderConfig(model_path="decoder", lora_r=16, lora_alpha=32, lora_dropout=0.0,
-                            train_base_weights=True)
+                            train_base_weights=True, compute_dtype="bfloat16")
     config = BinbridgeConfig(preset="tiny", encoder=encoder, qformer=qformer, decoder=decoder, loss=LossConfig(),
                              prompt=PromptConfig(max_analysis_tokens=192, max_name_tokens=16), embed_encoder=True)
     return Preset(config=config, encoder_spec=ScratchEncoderSpec(), decoder_spec=ScratchDecoderSpec())

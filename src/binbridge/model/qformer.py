@@ -56,20 +56,42 @@ class QFormerLayer(nn.Module):
         return queries
 
 
+FEATURE_STATISTICS = ("feature_shift", "feature_scale")
+
+
 class QFormer(nn.Module):
-    """Maps [B, L, De] encoder features to [B, Q, d] query outputs."""
+    """Maps [B, L, De] encoder features to [B, Q, d] query outputs.
+
+    The encoder features are first standardised per channel with statistics of
+    the training features (``set_feature_statistics``). Encoder outputs are
+    anisotropic: every token vector shares a large common component, so at
+    initialisation the attention keys of all tokens look alike, attention is
+    uniform and every function yields nearly the same queries. Standardising
+    leaves only the part that differs between tokens.
+    """
 
     def __init__(self, config: QFormerConfig) -> None:
         super().__init__()
         self.config = config
+        De = config.encoder_hidden_size
+        # Identity until set_feature_statistics runs; saved with the model.
+        self.register_buffer("feature_shift", torch.zeros(De))
+        self.register_buffer("feature_scale", torch.ones(De))
         self.query_tokens = nn.Parameter(torch.randn(1, config.num_query_tokens, config.hidden_size) * 0.02)
         cross = set(config.cross_attention_layers())
         self.layers = nn.ModuleList(QFormerLayer(config, i in cross) for i in range(config.num_hidden_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
 
+    @torch.no_grad()
+    def set_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Standardise encoder features with per-channel ``mean`` and ``std`` [De] from now on."""
+        self.feature_shift.copy_(mean)
+        self.feature_scale.copy_(1.0 / std.clamp_min(1e-4))
+
     def forward(self, encoder_states: torch.Tensor, encoder_mask: torch.Tensor) -> torch.Tensor:
         B, L, De = encoder_states.shape
+        encoder_states = (encoder_states - self.feature_shift) * self.feature_scale  # [B, L, De], per channel
         padding = encoder_mask == 0  # [B, L]
         # A row with no real token would give NaN attention; let it attend to position 0 instead.
         empty = padding.all(dim=1)

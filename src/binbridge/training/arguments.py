@@ -35,6 +35,8 @@ class TrainingArguments:
     max_train_samples: int = 0  # 0: all rows; else a seeded random subset
     init_bridge: str | None = None  # saved model whose Q-Former/projection weights start training
     guidance_scale: float | None = None  # None: keep the config default (1.0, no guidance)
+    repetition_penalty: float | None = None  # None: keep the config default (1.0, no penalty)
+    keep_project_prefixes: bool = False  # False: learn names without their project's dominant prefix (png_)
     word_loss_weight: float = 1.0  # weight of the auxiliary name-word loss on the soft prompt; 0 turns it off
     name_word_vocabulary: int = 4096  # most frequent training name words the auxiliary head predicts
     eval_steps: int = 0  # 0: evaluate after each epoch only; N: also every N optimizer steps
@@ -58,6 +60,8 @@ class TrainingArguments:
             raise ConfigError(name, "word_loss_weight", self.word_loss_weight, "must be a number >= 0")
         if not isinstance(self.name_word_vocabulary, int) or self.name_word_vocabulary <= 0:
             raise ConfigError(name, "name_word_vocabulary", self.name_word_vocabulary, "must be a positive integer")
+        if self.repetition_penalty is not None and not self.repetition_penalty >= 1.0:
+            raise ConfigError(name, "repetition_penalty", self.repetition_penalty, "must be a number >= 1.0")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(name, "seed", self.seed, "must be in [0, 2**32)")
         if not isinstance(self.eval_steps, int) or self.eval_steps < 0:

@@ -55,6 +55,29 @@ class FeatureCache:
         return cls(folder, index["offsets"], index["lengths"], meta["hidden_size"], data)
 
 
+@dataclass
+class ChannelStatistics:
+    """Per-channel mean and standard deviation of cached features, over tokens."""
+
+    mean: torch.Tensor  # [D]
+    std: torch.Tensor  # [D]
+
+
+def channel_statistics(cache: FeatureCache, *, max_rows: int = 4000) -> ChannelStatistics:
+    """Return the per-channel statistics over all tokens of up to ``max_rows`` evenly spaced rows."""
+    count = min(max_rows, len(cache))
+    indices = np.linspace(0, len(cache) - 1, count).round().astype(int)
+    total, total_sq, tokens = None, None, 0
+    for index in indices:
+        rows = cache.get(int(index)).double()  # [L, D]
+        total = rows.sum(0) if total is None else total + rows.sum(0)
+        total_sq = (rows * rows).sum(0) if total_sq is None else total_sq + (rows * rows).sum(0)
+        tokens += rows.shape[0]
+    mean = total / tokens
+    variance = (total_sq / tokens - mean * mean).clamp_min(0)
+    return ChannelStatistics(mean=mean.float(), std=variance.sqrt().float())
+
+
 def tokenize_assembly(tokenizer, texts: list[str], max_tokens: int) -> list[list[int]]:
     """Tokenise assembly texts, truncated to ``max_tokens``; an empty text still gets one token."""
     encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]

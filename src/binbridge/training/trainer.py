@@ -14,7 +14,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -22,14 +22,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from binbridge.data.schema import read_dataset
+from binbridge.data.prefixes import ProjectPrefixes
+from binbridge.data.schema import FunctionRecord, read_dataset
 from binbridge.errors import DatasetError
 from binbridge.model.loading import build_model, load_bridge_weights, save_model
 from binbridge.model.presets import get_preset
 from binbridge.training.arguments import TrainingArguments
 from binbridge.training.batches import Batch, CachedFunctionDataset, collate
 from binbridge.training.components import prepare_components
-from binbridge.training.feature_cache import FeatureCache, build_feature_cache
+from binbridge.training.feature_cache import FeatureCache, build_feature_cache, channel_statistics
 from binbridge.training.word_head import NameWordHead, NameWordVocabulary, TrainingObjective
 
 logger = logging.getLogger(__name__)
@@ -139,6 +140,8 @@ def train(args: TrainingArguments) -> TrainingResult:
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     train_records, eval_records = _load_data(args)
+    if not args.keep_project_prefixes:
+        train_records = _strip_project_prefixes(train_records)
 
     # Step 1: the encoder and decoder folders training starts from (rank 0 creates them).
     preset = get_preset(args.preset, encoder_path=args.encoder_path, decoder_path=args.decoder_path,
@@ -153,6 +156,8 @@ def train(args: TrainingArguments) -> TrainingResult:
     # Step 2: model, and the frozen encoder's features cached on disk.
     if args.guidance_scale is not None:
         preset.config.guidance_scale = args.guidance_scale
+    if args.repetition_penalty is not None:
+        preset.config.repetition_penalty = args.repetition_penalty
     model = build_model(preset.config, None, with_encoder=True, trainable=True)
     if args.init_bridge:
         missing = load_bridge_weights(model, args.init_bridge)
@@ -166,6 +171,9 @@ def train(args: TrainingArguments) -> TrainingResult:
     _barrier(world)
     train_cache = FeatureCache.open(cache_root / "train")
     eval_cache = FeatureCache.open(cache_root / "eval")
+    if not args.init_bridge:
+        statistics = channel_statistics(train_cache)
+        model.qformer.set_feature_statistics(statistics.mean, statistics.std)
 
     tokenizer = model.decoder_tokenizer
     words, head = None, None
@@ -262,6 +270,14 @@ def train(args: TrainingArguments) -> TrainingResult:
     return outcome
 
 
+def _strip_project_prefixes(records: list[FunctionRecord]) -> list[FunctionRecord]:
+    prefixes = ProjectPrefixes.find((r.project, r.function_name) for r in records)
+    if prefixes.prefixes:
+        logger.info("training names lose their project prefix: %s",
+                    ", ".join(f"{project} {prefix}" for project, prefix in sorted(prefixes.prefixes.items())))
+    return [replace(r, function_name=prefixes.strip(r.project, r.function_name)) for r in records]
+
+
 class _BestModel:
     """Keeps ``best_model`` at the checkpoint with the highest eval name F1 so far."""
 
@@ -282,7 +298,6 @@ class _BestModel:
 
 def _apply_overrides(config, args: TrainingArguments) -> None:
     """Apply window flags to the preset's encoder config, re-validating it."""
-    from dataclasses import replace
 
     encoder = config.encoder
     window = args.window_size or encoder.window_size
