@@ -71,3 +71,12 @@ def test_objective_adds_the_weighted_word_loss():
     assert math.isclose(float(out.loss), expected, rel_tol=1e-5)
     out.loss.backward()
     assert head.scorer.weight.grad is not None and objective.model.weight.grad is not None
+
+
+def test_a_batch_without_words_still_reaches_the_head():
+    """Data-parallel ranks all-reduce the head's gradient, so every rank must produce one."""
+    head = NameWordHead(hidden_size=4, vocabulary_size=3)
+    loss = name_word_loss(head(torch.randn(2, 5, 4)), torch.zeros(2, 3))
+    loss.backward()
+    assert float(loss) == 0.0
+    assert head.scorer.weight.grad is not None

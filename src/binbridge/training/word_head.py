@@ -84,7 +84,9 @@ def name_word_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of ``scores`` [B, V] against target distributions [B, V]; rows without a word are skipped."""
     has_word = targets.sum(dim=1) > 0  # [B]
     if not bool(has_word.any()):
-        return scores.new_zeros(())
+        # Still a function of the scores: under data-parallel training every rank must produce a
+        # gradient for the head, or the other ranks wait for it forever.
+        return scores.float().sum() * 0.0
     log_probs = F.log_softmax(scores[has_word].float(), dim=-1)  # [B', V]
     return -(targets[has_word] * log_probs).sum(dim=1).mean()
 
