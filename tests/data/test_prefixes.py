@@ -5,7 +5,8 @@ from binbridge.data.prefixes import ProjectPrefixes, leading_prefix
 
 def test_leading_prefix_keeps_leading_underscores_and_lowercases():
     assert leading_prefix("png_get_IHDR") == "png_"
-    assert leading_prefix("_gcry_mpi_add") == "_gcry_"
+    assert leading_prefix("_gcry_mpi_add") == "gcry_"
+    assert leading_prefix("__gmpn_add") == "gmpn_"
     assert leading_prefix("SSL_CTX_new") == "ssl_"
     assert leading_prefix("main") is None
     assert leading_prefix("png_") is None, "a name that is only a prefix has none"
@@ -23,5 +24,6 @@ def test_strip_only_touches_the_projects_own_prefix():
     prefixes = ProjectPrefixes(prefixes={"libpng": "png_"})
     assert prefixes.strip("libpng", "png_read_row") == "read_row"
     assert prefixes.strip("libpng", "PNG_read_row") == "read_row"
+    assert prefixes.strip("libpng", "_png_read_row") == "read_row", "internal variants lose the prefix too"
     assert prefixes.strip("libpng", "crc_update") == "crc_update"
     assert prefixes.strip("zlib", "png_read_row") == "png_read_row"

@@ -20,11 +20,15 @@ _PREFIX = re.compile(r"^_*[A-Za-z][A-Za-z0-9]*_")
 
 
 def leading_prefix(name: str) -> str | None:
-    """Return the namespace-like prefix of ``name`` in lowercase, or None when it has none."""
+    """Return the namespace-like prefix of ``name``, lowercase and without leading underscores, or None.
+
+    ``png_get_IHDR``, ``_png_get`` and ``PNG_get`` all have the prefix ``png_``, because projects
+    mark their internal functions with extra leading underscores (``_gnutls_``, ``__gmpn_``).
+    """
     match = _PREFIX.match(name)
     if match is None or match.end() >= len(name):
         return None
-    return match.group(0).lower()
+    return match.group(0).lstrip("_").lower()
 
 
 @dataclass
@@ -59,5 +63,5 @@ class ProjectPrefixes:
         """Return ``name`` without its project's prefix; names without it are returned unchanged."""
         prefix = self.prefixes.get(project)
         if prefix and leading_prefix(name) == prefix:
-            return name[len(prefix):]
+            return name[_PREFIX.match(name).end():]
         return name
