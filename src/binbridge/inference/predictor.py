@@ -28,6 +28,20 @@ def default_model_path() -> Path:
     return DEFAULT_MODEL_DIR
 
 
+def _cast_for_inference(model: BinbridgeModel) -> None:
+    """Store bf16-configured parts in bf16, so autocast does not convert their weights on every call.
+
+    Training ran these parts under bf16 autocast, which rounds the weights of every linear layer
+    to bf16 anyway; LayerNorm and softmax still run in float32 under autocast at inference.
+    """
+    if model.config.encoder.compute_dtype == "bfloat16" and model.encoder is not None:
+        model.encoder.encoder.to(torch.bfloat16)
+    decoder_config = model.config.decoder
+    if decoder_config.compute_dtype == "bfloat16" and not decoder_config.load_in_4bit:
+        model.qformer.to(torch.bfloat16)
+        model.decoder.to(torch.bfloat16)
+
+
 class NamePredictor:
     """Runs encoder -> Q-Former -> decoder over batches of functions."""
 
@@ -36,10 +50,7 @@ class NamePredictor:
         if model.encoder is None:
             raise ValueError("NamePredictor needs a model loaded with its encoder")
         self.model = model.eval()
-        decoder_config = model.config.decoder
-        if decoder_config.compute_dtype == "bfloat16" and not decoder_config.load_in_4bit:
-            # Inference only: the soft prompt stays float32 and is cast to the decoder's dtype.
-            model.decoder.to(torch.bfloat16)
+        _cast_for_inference(model)
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         if num_threads:

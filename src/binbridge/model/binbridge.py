@@ -84,7 +84,7 @@ class BinbridgeModel(nn.Module):
         return self.encoder(input_ids, attention_mask)
 
     def soft_prompt(self, features: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
-        queries = self.qformer(features, feature_mask)  # [B, L, De] -> [B, Q, d]
+        queries = self.qformer(features, feature_mask).float()  # [B, L, De] -> [B, Q, d]
         B, Q, d = queries.shape
         queries = self.prompt_norm(queries.reshape(B, Q * d)).reshape(B, Q, d)  # [B, Q*d] -> [B, Q, d]
         return self.projection(queries)  # [B, Q, d] -> [B, Q, H]
@@ -138,7 +138,10 @@ class BinbridgeModel(nn.Module):
         lm = self.language_model
         limit = max_new_tokens or self.max_new_tokens()
 
-        prompt = self.soft_prompt(features, feature_mask)  # [B, Q, H]
+        # The Q-Former trained under bf16 autocast; a bf16-configured model names under it too.
+        use_bf16 = self.config.decoder.compute_dtype == "bfloat16"
+        with torch.autocast(features.device.type, torch.bfloat16, enabled=use_bf16):
+            prompt = self.soft_prompt(features, feature_mask).float()  # [B, Q, H]
         B = prompt.shape[0]
         scale = self.config.guidance_scale
         guided = scale != 1.0
