@@ -214,10 +214,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 # ---- parser --------------------------------------------------------------------------------------
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """Reports a bad command line in one line (argparse prints the whole usage block first)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from binbridge.cli_options import add_subcommands
 
-    parser = argparse.ArgumentParser(prog="binbridge", description="Name the functions of stripped x86-64 binaries.")
+    parser = _OneLineErrorParser(prog="binbridge", description="Name the functions of stripped x86-64 binaries.")
     parser.add_argument("--version", action="version", version=f"binbridge {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     handlers = {"extract": cmd_extract, "train": cmd_train, "infer": cmd_infer, "name": cmd_name, "eval": cmd_eval,

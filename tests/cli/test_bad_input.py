@@ -150,3 +150,15 @@ def test_copy_of_ls_is_accepted(tmp_path):
     shutil.copy(LS, copy)
     result = run_cli("extract", str(copy), "-o", str(tmp_path / "ok.csv"), "--keep_unnamed", "--no_progress")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("train", "--train_data", "a.csv", "--eval_data", "b.csv", "--output_dir", "o", "--epochs", "-3"), "--epochs"),
+    (("name",), "BINARY"),
+    (("frob",), "frob"),
+])
+def test_usage_errors_are_one_line(args, needle):
+    result = run_cli(*args)
+    assert_clean_failure(result, needle)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "--help" in result.stderr
