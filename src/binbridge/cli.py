@@ -196,6 +196,11 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     result = build_corpus(config)
     splits = ", ".join(f"{name} {count}" for name, count in result.functions.items())
     failed = f"; {len(result.failed_packages)} packages failed or partial (see build.log)" if result.failed_packages else ""
+    if sum(result.functions.values()) == 0:
+        print(f"binbridge: error: the corpus in {result.output_dir} has no function: every source failed; "
+              f"see {Path(result.output_dir) / 'build.log'}, and pass --apt_install for missing packages",
+              file=sys.stderr)
+        return EXIT_USAGE
     print(f"{splits} functions ({result.duplicates_removed} duplicates removed) in {result.output_dir} "
           f"after {result.seconds:.0f} s{failed}", file=sys.stderr)
     return 0

@@ -147,3 +147,15 @@ def test_repository_manifest_valid():
     assert held_out <= manifest.projects()
     assert "binutils" not in manifest.projects()
     assert manifest.toolchain.opt_levels == ("O0", "O1", "O2", "O3", "Os")
+
+
+def test_build_where_every_source_fails_exits_2(tmp_path: Path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(valid_manifest()))  # its libraries live in /nonexistent/lib
+    result = subprocess.run([sys.executable, "-m", "binbridge.cli", "corpus", "build", "--manifest", str(manifest),
+                             "-o", str(tmp_path / "out"), "--sources", "libs"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "has no function" in last and "build.log" in last
+    assert "Traceback" not in result.stderr
