@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hide one lever (imports, strings, constants) in the held-out test rows only, name them with one
 # trained model, and score each run. The drop from the unmasked run is how much that model relies
-# on the lever; it does not say how a model trained without the lever would do (run_lever_ablation.sh).
+# on the lever. It does not say how a model trained without the lever would do: run_lever_ablation.sh
+# measures that.
 # Usage: benchmarks/run_test_time_ablation.sh CORPUS_DIR MODEL_DIR OUT_DIR
 set -euo pipefail
 corpus=$1 model=$2 out=$3

@@ -39,6 +39,13 @@ def _learning_rate(text: str) -> float:
     return value
 
 
+def _add_decoding_arguments(parser: argparse.ArgumentParser, *, default: str) -> None:
+    parser.add_argument("--guidance_scale", type=float,
+                        help=f"classifier-free guidance scale at decoding, >= 1.0, {default}")
+    parser.add_argument("--repetition_penalty", type=float,
+                        help=f"factor >= 1.0 that makes tokens already written in a name less likely, {default}")
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train_data", required=True, help="training dataset CSV (see docs/data-format.md)")
     parser.add_argument("--eval_data", required=True, help="evaluation dataset CSV; picks best_model by name F1")
@@ -71,11 +78,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_input_tokens", type=_positive_int,
                         help="assembly tokens kept per function, the rest is cut (tiny 512, paper 16384)")
     parser.add_argument("--init_bridge", help="model folder whose Q-Former and projection weights start training")
-    parser.add_argument("--guidance_scale", type=float,
-                        help="classifier-free guidance scale saved with the model (default 1.0: plain greedy)")
-    parser.add_argument("--repetition_penalty", type=float,
-                        help="decoding penalty >= 1.0 on tokens a name already has, saved with the model "
-                             "(default 1.0: none)")
+    _add_decoding_arguments(parser, default="saved with the model (default 1.0: off)")
     parser.add_argument("--keep_project_prefixes", action="store_true",
                         help="train on names with their project's namespace prefix (png_, gcry_); by default "
                              "the prefix most of a project's names share is removed, since no code shows it")
@@ -106,11 +109,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch_size", type=_positive_int, default=32, help="functions per forward pass (default 32)")
     parser.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--show_analysis", action="store_true", help="also output the decoder's analysis text")
-    parser.add_argument("--guidance_scale", type=float,
-                        help="classifier-free guidance at decoding, >= 1.0 (default: the model's saved value)")
-    parser.add_argument("--repetition_penalty", type=float,
-                        help="factor >= 1.0 that makes tokens already written in a name less likely "
-                             "(default: the model's saved value; 1.0 turns it off)")
+    _add_decoding_arguments(parser, default="(default: the model's saved value; 1.0 turns it off)")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")
 

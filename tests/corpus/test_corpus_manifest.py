@@ -157,5 +157,6 @@ def test_build_where_every_source_fails_exits_2(tmp_path: Path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert "has no function" in last and "build.log" in last
+    assert "has no function" in last
+    assert "build.log" in last
     assert "Traceback" not in result.stderr

@@ -3,7 +3,7 @@
 from binbridge.data.prefixes import ProjectPrefixes, leading_prefix
 
 
-def test_leading_prefix_keeps_leading_underscores_and_lowercases():
+def test_leading_prefix_drops_underscores_and_case():
     assert leading_prefix("png_get_IHDR") == "png_"
     assert leading_prefix("_gcry_mpi_add") == "gcry_"
     assert leading_prefix("__gmpn_add") == "gmpn_"

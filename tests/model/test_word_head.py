@@ -37,7 +37,7 @@ def test_head_takes_the_maximum_over_queries():
     assert torch.allclose(scores, torch.tensor([[1.0, 1.0]]), atol=1e-3)
 
 
-def test_loss_matches_a_hand_computed_case_and_skips_rows_without_words():
+def test_word_loss_hand_computed_case():
     scores = torch.tensor([[0.0, math.log(3.0)], [5.0, -5.0]])
     targets = torch.tensor([[0.5, 0.5], [0.0, 0.0]])
     # Row 0: softmax = (1/4, 3/4); loss = -(0.5 log 1/4 + 0.5 log 3/4). Row 1 has no word and is skipped.
@@ -73,7 +73,7 @@ def test_objective_adds_the_weighted_word_loss():
     assert head.scorer.weight.grad is not None and objective.model.weight.grad is not None
 
 
-def test_a_batch_without_words_still_reaches_the_head():
+def test_word_loss_without_words_keeps_gradient():
     """Data-parallel ranks all-reduce the head's gradient, so every rank must produce one."""
     head = NameWordHead(hidden_size=4, vocabulary_size=3)
     loss = name_word_loss(head(torch.randn(2, 5, 4)), torch.zeros(2, 3))

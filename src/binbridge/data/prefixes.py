@@ -1,11 +1,11 @@
 """Project namespace prefixes (``png_``, ``gcry_``, ``SSL_``) in training names.
 
-Libraries put a namespace prefix on most of their functions. Nothing in a
-function's code says which library it came from, so a model trained on the
-prefixed names learns to put some library's prefix on every name, and in a
-project it never saw that prefix is always wrong (``gcry_pkey_set`` for a
-function of ``ls``). Training can therefore learn the names without their
-project's dominant prefix; the ground truth used for evaluation is unchanged.
+Libraries put a namespace prefix on most of their functions. A function's code
+does not show which library it came from, so a model trained on the prefixed
+names learns to put some library's prefix on every name. In a project it never
+saw, that prefix is always wrong (``gcry_pkey_set`` for a function of ``ls``).
+Training can therefore learn the names without their project's dominant
+prefix. The ground truth used for evaluation is unchanged.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class ProjectPrefixes:
         return cls(prefixes=found)
 
     def strip(self, project: str, name: str) -> str:
-        """Return ``name`` without its project's prefix; names without it are returned unchanged."""
+        """Return ``name`` without its project's prefix, or unchanged when it does not start with it."""
         prefix = self.prefixes.get(project)
         if prefix and leading_prefix(name) == prefix:
             return name[_PREFIX.match(name).end():]

@@ -2,19 +2,17 @@
 
 A decoder trained from scratch learns the unconditional distribution of names
 long before it learns to read a soft prompt, and then has little reason to
-read it: measured on the tiny preset, the decoder ignored the prompt and gave
-most functions one of a dozen names. BLIP-2 avoids this by first teaching the
-Q-Former, against a frozen image encoder, to produce queries that carry what the
-text says (its representation-learning stage), and only then connecting the
-queries to the language model.
+read it. On the tiny preset it ignored the prompt and gave most functions one
+of a dozen names. BLIP-2 avoids this with a first stage that teaches the
+Q-Former, against a frozen image encoder, to put what the text describes into
+its queries, and only then connects the queries to the language model.
 
 This objective does the same job with a cheaper target. Each name is split
-into words (SymLM-style); a linear head scores every word of a vocabulary
-from each soft-prompt vector, takes the maximum over the Q vectors (so that
-single queries can specialise in single words, as in BLIP-2's query-wise
-contrastive similarity), and is trained with cross-entropy against the
-uniform distribution over the name's words. The head is used only in
-training and is not saved with the model.
+into SymLM-style words. A linear head scores every word of a vocabulary from
+each soft-prompt vector and keeps the maximum over the Q vectors, so that one
+query can specialise in one word, as in BLIP-2's query-wise contrastive
+similarity. It is trained with cross-entropy against the uniform distribution
+over the name's words. The head exists only in training and is not saved.
 """
 
 from __future__ import annotations
@@ -81,11 +79,14 @@ class NameWordHead(nn.Module):
 
 
 def name_word_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of ``scores`` [B, V] against target distributions [B, V]; rows without a word are skipped."""
+    """Compute the cross-entropy of ``scores`` [B, V] against target distributions [B, V].
+
+    Rows without a word are skipped.
+    """
     has_word = targets.sum(dim=1) > 0  # [B]
     if not bool(has_word.any()):
-        # Still a function of the scores: under data-parallel training every rank must produce a
-        # gradient for the head, or the other ranks wait for it forever.
+        # Keep the zero a function of the scores. Under data-parallel training every rank must produce
+        # a gradient for the head, because the other ranks wait for it in the all-reduce.
         return scores.float().sum() * 0.0
     log_probs = F.log_softmax(scores[has_word].float(), dim=-1)  # [B', V]
     return -(targets[has_word] * log_probs).sum(dim=1).mean()
