@@ -82,6 +82,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep_project_prefixes", action="store_true",
                         help="train on names with their project's namespace prefix (png_, gcry_); by default "
                              "the prefix most of a project's names share is removed, since no code shows it")
+    parser.add_argument("--no_context_hints", action="store_true",
+                        help="do not write the function's import names and strings as decoder text after the "
+                             "instruction (by default they are, up to 64 tokens; the soft prompt is unchanged)")
     parser.add_argument("--word_loss_weight", type=float, default=1.0,
                         help="weight of the auxiliary loss that makes the soft prompt predict the name's words "
                              "(default 1.0; 0 turns it off)")

@@ -71,7 +71,9 @@ class NamePredictor:
         """Return one prediction per assembly text, in input order."""
         results: list[GeneratedName | None] = [None] * len(assemblies)
         for batch, encoded in self._encoded_batches(assemblies, "naming functions", show_progress):
-            for index, generated in zip(batch, self.model.generate(encoded.hidden_states, encoded.attention_mask)):
+            generated_rows = self.model.generate(encoded.hidden_states, encoded.attention_mask,
+                                                 assemblies=[assemblies[i] for i in batch])
+            for index, generated in zip(batch, generated_rows):
                 results[index] = generated
         return [r for r in results if r is not None]
 

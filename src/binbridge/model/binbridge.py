@@ -7,6 +7,7 @@ features from an on-disk cache; inference runs it live.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -130,10 +131,38 @@ class BinbridgeModel(nn.Module):
             budget += prompt.max_analysis_tokens
         return budget
 
+    def _instruction_embeddings(self, rows: int, assemblies: Sequence[str] | None):
+        """Embed each row's instruction (with its hints), padded on the left to a common length P.
+
+        Returns embeddings [rows, P, H], their mask [rows, P] and each row's instruction length [rows].
+        Rows past len(assemblies) (the guidance copies) repeat the first len(assemblies) rows.
+        """
+        tokenizer = self.decoder_tokenizer
+        prompt = self.config.prompt
+        if assemblies is None:
+            per_row = [instruction_ids(tokenizer, prompt)] * rows
+        else:
+            own = [instruction_ids(tokenizer, prompt, assembly) for assembly in assemblies]
+            per_row = [own[i % len(own)] for i in range(rows)]
+        P = max(len(ids) for ids in per_row)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        ids = torch.full((rows, P), pad, dtype=torch.long)  # [rows, P]
+        mask = torch.zeros(rows, P, dtype=torch.long)  # [rows, P]
+        for row, row_ids in enumerate(per_row):
+            ids[row, P - len(row_ids):] = torch.tensor(row_ids)
+            mask[row, P - len(row_ids):] = 1
+        lengths = mask.sum(dim=1)  # [rows]
+        return self.language_model.get_input_embeddings()(ids), mask, lengths
+
     @torch.no_grad()
-    def generate(self, features: torch.Tensor, feature_mask: torch.Tensor,
-                 max_new_tokens: int | None = None) -> list[GeneratedName]:
-        """Greedy decoding with the KV cache. Every row has the same prompt length, so no padding."""
+    def generate(self, features: torch.Tensor, feature_mask: torch.Tensor, max_new_tokens: int | None = None,
+                 assemblies: Sequence[str] | None = None) -> list[GeneratedName]:
+        """Greedy decoding with the KV cache.
+
+        ``assemblies`` (one normalised text per row) supply the context hints when the model was
+        trained with them. Instructions of different lengths are padded between the soft prompt and
+        the instruction; explicit position ids keep every row's positions as in training.
+        """
         tokenizer = self.decoder_tokenizer
         lm = self.language_model
         limit = max_new_tokens or self.max_new_tokens()
@@ -142,21 +171,25 @@ class BinbridgeModel(nn.Module):
         use_bf16 = self.config.decoder.compute_dtype == "bfloat16"
         with torch.autocast(features.device.type, torch.bfloat16, enabled=use_bf16):
             prompt = self.soft_prompt(features, feature_mask).float()  # [B, Q, H]
-        B = prompt.shape[0]
+        B, Q, _ = prompt.shape
         scale = self.config.guidance_scale
         guided = scale != 1.0
         if guided:
             # Rows B..2B-1 carry the null prompt: [B, Q, H] -> [2B, Q, H].
             prompt = torch.cat([prompt, self.null_prompt.expand(B, -1, -1).to(prompt.dtype)], dim=0)
         rows = prompt.shape[0]
-        instruction = torch.tensor(instruction_ids(tokenizer, self.config.prompt), dtype=torch.long)
-        instruction = instruction.unsqueeze(0).expand(rows, -1)  # [rows, P]
-        instruction_embeddings = lm.get_input_embeddings()(instruction)  # [rows, P, H]
+        instruction_embeddings, instruction_mask, lengths = self._instruction_embeddings(rows, assemblies)
         embeddings = torch.cat([prompt.to(instruction_embeddings.dtype), instruction_embeddings], dim=1)
+        # [rows, Q, H] + [rows, P, H] -> [rows, Q+P, H]
+        mask = torch.cat([instruction_mask.new_ones(rows, Q), instruction_mask], dim=1)  # [rows, Q+P]
+        # Positions count only unmasked tokens, so padding shifts nothing: [rows, Q+P]
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
 
-        out = lm(inputs_embeds=embeddings, use_cache=True, logits_to_keep=1)  # logits [rows, 1, V]
+        out = lm(inputs_embeds=embeddings, attention_mask=mask, position_ids=positions, use_cache=True,
+                 logits_to_keep=1)  # logits [rows, 1, V]
         cache = _output_cache(out)
         next_logits = out.logits[:, -1]  # [rows, V]
+        next_position = Q + lengths  # [rows]
 
         eos = tokenizer.eos_token_id
         tokens: list[torch.Tensor] = []
@@ -187,9 +220,12 @@ class BinbridgeModel(nn.Module):
             if bool(finished.all()):
                 break
             step_input = torch.cat([best, best]) if guided else best  # [rows]
-            out = lm(input_ids=step_input.unsqueeze(1), cache=cache, use_cache=True)  # logits [rows, 1, V]
+            mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)  # [rows, Q+P+t] -> [rows, Q+P+t+1]
+            out = lm(input_ids=step_input.unsqueeze(1), attention_mask=mask, position_ids=next_position[:, None],
+                     cache=cache, use_cache=True)  # logits [rows, 1, V]
             cache = _output_cache(out)
             next_logits = out.logits[:, -1]
+            next_position = next_position + 1
 
         token_matrix = torch.stack(tokens, dim=1).tolist()  # [B, steps]
         log_prob_matrix = torch.stack(log_probs, dim=1).tolist()

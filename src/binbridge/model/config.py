@@ -169,12 +169,19 @@ class PromptConfig:
     name_marker: str = "Name:"
     max_analysis_tokens: int = 256
     max_name_tokens: int = 24
+    # Write the function's import names and strings after the instruction (model/hints.py).
+    # Off for models saved before hints existed.
+    context_hints: bool = False
+    max_hint_tokens: int = 64
 
     def __post_init__(self) -> None:
         _require("PromptConfig", "name_marker", self.name_marker, bool(self.name_marker.strip()),
                  "must be non-empty text")
         _positive_int("PromptConfig", "max_analysis_tokens", self.max_analysis_tokens)
         _positive_int("PromptConfig", "max_name_tokens", self.max_name_tokens)
+        _positive_int("PromptConfig", "max_hint_tokens", self.max_hint_tokens)
+        _require("PromptConfig", "context_hints", self.context_hints, isinstance(self.context_hints, bool),
+                 "must be true or false")
 
 
 @dataclass

@@ -2,8 +2,11 @@
 
 Training sequence (after the soft prompt):
 
-    <bos> instruction | "Analysis: " text "\\n" | "Name: " name <eos>
-      SPAN_IGNORE       SPAN_ANALYSIS            SPAN_NAME
+    <bos> instruction [hints] | "Analysis: " text "\\n" | "Name: " name <eos>
+      SPAN_IGNORE               SPAN_ANALYSIS            SPAN_NAME
+
+The hints (imports and strings of the function, see ``hints.py``) are written
+only when ``PromptConfig.context_hints`` is on.
 
 Pieces are tokenised separately and concatenated, so span boundaries are exact
 and inference can feed the same instruction ids.
@@ -15,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from binbridge.model.config import PromptConfig
+from binbridge.model.hints import find_hints
 from binbridge.model.loss import SPAN_ANALYSIS, SPAN_IGNORE, SPAN_NAME
 
 _INVALID_IDENTIFIER_CHARS = re.compile(r"[^A-Za-z0-9_]+")
@@ -36,16 +40,26 @@ class ParsedOutput:
     raw_text: str
 
 
-def instruction_ids(tokenizer, prompt: PromptConfig) -> list[int]:
+def instruction_ids(tokenizer, prompt: PromptConfig, assembly: str | None = None) -> list[int]:
+    """Token ids of the text between the soft prompt and the answer.
+
+    With ``prompt.context_hints`` on, the hints found in ``assembly`` follow the
+    instruction, cut to ``prompt.max_hint_tokens`` tokens.
+    """
     ids = tokenizer.encode(prompt.instruction, add_special_tokens=False)
     if tokenizer.bos_token_id is not None:
         ids = [tokenizer.bos_token_id] + ids
+    if prompt.context_hints and assembly:
+        hint_text = find_hints(assembly).text()
+        if hint_text:
+            ids += tokenizer.encode(hint_text, add_special_tokens=False)[: prompt.max_hint_tokens]
     return ids
 
 
-def encode_target(tokenizer, prompt: PromptConfig, name: str, analysis: str | None) -> EncodedTarget:
-    """Tokenise instruction + optional analysis + name, with a span kind per token."""
-    prefix = instruction_ids(tokenizer, prompt)
+def encode_target(tokenizer, prompt: PromptConfig, name: str, analysis: str | None,
+                  assembly: str | None = None) -> EncodedTarget:
+    """Tokenise instruction (+ hints from ``assembly``) + optional analysis + name, with a span kind per token."""
+    prefix = instruction_ids(tokenizer, prompt, assembly)
     ids = list(prefix)
     kinds = [SPAN_IGNORE] * len(prefix)
 

@@ -37,6 +37,7 @@ class TrainingArguments:
     guidance_scale: float | None = None  # None: keep the config default (1.0, no guidance)
     repetition_penalty: float | None = None  # None: keep the config default (1.0, no penalty)
     keep_project_prefixes: bool = False  # False: learn names without their project's dominant prefix (png_)
+    no_context_hints: bool = False  # True: the decoder sees no import names or strings as text
     word_loss_weight: float = 1.0  # weight of the auxiliary name-word loss on the soft prompt; 0 turns it off
     name_word_vocabulary: int = 4096  # most frequent training name words the auxiliary head predicts
     eval_steps: int = 0  # 0: evaluate after each epoch only; N: also every N optimizer steps

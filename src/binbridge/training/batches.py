@@ -31,7 +31,7 @@ class CachedFunctionDataset(torch.utils.data.Dataset):
         if len(records) != len(cache):
             raise ValueError(f"feature cache has {len(cache)} rows but the dataset has {len(records)}")
         self.cache = cache
-        self.targets = [encode_target(tokenizer, prompt, r.function_name, r.cot if use_cot else None)
+        self.targets = [encode_target(tokenizer, prompt, r.function_name, r.cot if use_cot else None, r.assembly)
                         for r in records]
         self.words = words
         self.names = [r.function_name for r in records]

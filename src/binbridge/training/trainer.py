@@ -74,7 +74,8 @@ def _barrier(world: int) -> None:
         torch.distributed.barrier()
 
 
-def evaluate_names(model, cache: FeatureCache, names: list[str], *, max_samples: int, batch_size: int) -> EvalResult:
+def evaluate_names(model, cache: FeatureCache, names: list[str], *, max_samples: int, batch_size: int,
+                   assemblies: list[str] | None = None) -> EvalResult:
     """Generate names for the first ``max_samples`` cached rows and score them (SymLM-style name F1)."""
     from binbridge.evaluation import name_f1
 
@@ -91,7 +92,8 @@ def evaluate_names(model, cache: FeatureCache, names: list[str], *, max_samples:
         for i, row in enumerate(rows):
             features[i, : row.shape[0]] = row
             mask[i, : row.shape[0]] = 1
-        predictions += [g.name or "" for g in model.generate(features, mask)]
+        batch_assemblies = [assemblies[i] for i in indices[start:start + batch_size]] if assemblies else None
+        predictions += [g.name or "" for g in model.generate(features, mask, assemblies=batch_assemblies)]
     truth = [names[i] for i in indices]
     examples = [{"true": t, "predicted": p} for t, p in list(zip(truth, predictions))[:20]]
     return EvalResult(name_f1=name_f1(truth, predictions), samples=count, distinct_names=len(set(predictions)),
@@ -147,6 +149,7 @@ def train(args: TrainingArguments) -> TrainingResult:
     preset = get_preset(args.preset, encoder_path=args.encoder_path, decoder_path=args.decoder_path,
                         load_in_4bit=args.load_in_4bit)
     preset.config.use_cot = args.use_cot
+    preset.config.prompt.context_hints = not args.no_context_hints
     _apply_overrides(preset.config, args)
     preset.config.encoder.trust_remote_code = args.trust_remote_code
     preset.config.decoder.trust_remote_code = args.trust_remote_code
@@ -208,10 +211,11 @@ def train(args: TrainingArguments) -> TrainingResult:
     save_dtype = torch.bfloat16 if args.save_dtype == "bf16" else torch.float32
     best = _BestModel(model, output_dir / "best_model", save_dtype, log_path)
     eval_names = [r.function_name for r in eval_records]
+    eval_assemblies = [r.assembly for r in eval_records]
 
     def evaluate_now() -> EvalResult:
         return evaluate_names(model, eval_cache, eval_names, max_samples=args.eval_max_samples,
-                              batch_size=args.eval_batch_size)
+                              batch_size=args.eval_batch_size, assemblies=eval_assemblies)
 
     for epoch in range(1, args.epochs + 1):
         if world > 1:
