@@ -112,7 +112,6 @@ def test_extract_non_utf8_file_name(sample_object, tmp_path):
     assert not leftovers(tmp_path, "out.csv")
 
 
-@pytest.mark.xfail(strict=True, reason="an archive without x86-64 members still exits 0 with a warning")
 def test_extract_archive_of_i386_objects(tmp_path, gcc):
     source = tmp_path / "f.c"
     source.write_text("int triple(int x) { return 3 * x; }\n")
@@ -127,7 +126,6 @@ def test_extract_archive_of_i386_objects(tmp_path, gcc):
     assert not output.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="discovery uses .symtab alone when it has any function symbol")
 def test_extract_partial_symtab_keeps_fde_functions(sample_object, tmp_path):
     # strip -K main leaves a .symtab with one function, but the other four still have FDEs.
     partial = tmp_path / "sample.keepmain"

@@ -2,8 +2,10 @@
 
 Functions come from .symtab when it has sized STT_FUNC symbols in code
 sections, and otherwise from .eh_frame FDEs, named from .dynsym where an
-exported symbol starts at the FDE's pc_begin. Only executable PROGBITS
-sections count as code, and PLT stubs and .init/.fini never do.
+exported symbol starts at the FDE's pc_begin. In a linked file whose .symtab
+names only some functions (``strip -K``), FDEs that no symbol covers are
+added as unnamed functions. Only executable PROGBITS sections count as code,
+and PLT stubs and .init/.fini never do.
 """
 
 from __future__ import annotations
@@ -110,8 +112,25 @@ def discover_functions(elf: ElfFile, space: AddressSpace) -> list[FunctionBounda
     if elf.symtab is not None:
         indices = _function_symbols(elf.symtab, sections)
         if len(indices):
-            return _from_symbols(elf, space, sections, indices)
+            functions = _from_symbols(elf, space, sections, indices)
+            if elf.is_relocatable:
+                return functions
+            return _with_uncovered(functions, _from_eh_frame(elf, space, sections))
     return _from_eh_frame(elf, space, sections)
+
+
+def _with_uncovered(named: list[FunctionBoundary], described: list[FunctionBoundary]) -> list[FunctionBoundary]:
+    """Add to the symbol functions of a linked file the FDE functions that start outside all of them."""
+    starts = [function.start for function in named]
+    extra = []
+    for function in described:
+        position = bisect.bisect_right(starts, function.start) - 1
+        if position >= 0 and function.start < named[position].start + max(named[position].size, 1):
+            continue
+        extra.append(function)
+    if not extra:
+        return named
+    return sorted(named + extra, key=lambda function: function.start)
 
 
 def _from_symbols(elf: ElfFile, space: AddressSpace, sections: dict[int, Section],

@@ -13,7 +13,7 @@ from binbridge.binary.elf import ElfFile
 from binbridge.binary.errors import BinaryFormatError
 from binbridge.binary.inputs import open_input
 from binbridge.binary.linked import LinkedSpace
-from binbridge.binary.members import ArchiveSymbols, archive_elves, scan_archive_symbols
+from binbridge.binary.members import ArchiveSymbols, archive_elves, require_x86_64_member, scan_archive_symbols
 from binbridge.binary.normalize import render_function
 from binbridge.binary.records import BinaryInfo, ExtractedFunction
 from binbridge.binary.relocatable import RelocatableSpace
@@ -90,6 +90,7 @@ def iter_functions(path: str | os.PathLike[str], *, with_assembly: bool = True,
         raise ConfigError("iter_functions", "max_instructions", max_instructions, "must be a positive integer or None")
     opened = open_input(path)
     if opened.archive is not None:
+        require_x86_64_member(opened.archive)
         return _archive_functions(opened.archive, with_assembly, max_instructions)
     space = make_space(opened.elf)
     functions = discover_functions(opened.elf, space)

@@ -11,7 +11,7 @@ import numpy as np
 from binbridge.binary.archive import Archive
 from binbridge.binary.elf import SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT
 from binbridge.binary.elf import ELF_MAGIC, ElfFile
-from binbridge.binary.errors import BinaryFormatError
+from binbridge.binary.errors import BinaryFormatError, UnsupportedArchitectureError
 from binbridge.binary.space import read_string
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,27 @@ def archive_elves(archive: Archive, warn: bool = True) -> Iterator[ElfFile]:
         except BinaryFormatError as error:
             if warn:
                 logger.warning("skipping archive member: %s", error)
+
+
+def require_x86_64_member(archive: Archive) -> None:
+    """Raise UnsupportedArchitectureError when an archive has ELF members but none for x86-64.
+
+    An archive without any ELF member (an empty stub library) passes, and yields no function.
+    """
+    foreign: UnsupportedArchitectureError | None = None
+    for member in archive.members():
+        if bytes(member.data[:4]) != ELF_MAGIC:
+            continue
+        try:
+            ElfFile(member.data, f"{archive.path}:{member.name}")
+            return
+        except UnsupportedArchitectureError as error:
+            foreign = error
+        except BinaryFormatError:
+            continue
+    if foreign is not None:
+        raise UnsupportedArchitectureError(archive.path, f"has no x86-64 member ({foreign.problem})",
+                                           "pass an archive of x86-64 objects")
 
 
 def scan_archive_symbols(archive: Archive) -> ArchiveSymbols:
