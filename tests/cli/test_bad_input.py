@@ -94,7 +94,7 @@ def test_train_rejects_missing_columns(tmp_path, header):
     if header:
         assert "missing required column" in result.stderr
         assert "opt_level" in result.stderr
-    assert not (tmp_path / "run" / "best_model").exists()
+    assert not (tmp_path / "run").exists()
 
 
 def test_infer_rejects_csv_without_assembly(tmp_path):

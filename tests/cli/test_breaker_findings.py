@@ -8,6 +8,7 @@ traceback and no partial output.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import stat
@@ -139,6 +140,24 @@ def test_extract_partial_symtab_keeps_fde_functions(sample_object, tmp_path):
     assert len(rows) >= 5, [(r["function_name"], r["address"]) for r in rows]
 
 
+def test_name_archive_reports_each_member(tmp_path, gcc):
+    objects = []
+    for stem, body in (("one", "int one(int x) { return x + 1; }"), ("two", "int two(int x) { return x * 2; }")):
+        source = tmp_path / f"{stem}.c"
+        source.write_text(body + "\n")
+        objects.append(tmp_path / f"{stem}.o")
+        subprocess.run([gcc, "-O1", "-c", str(source), "-o", str(objects[-1])], check=True)
+    archive = tmp_path / "libpair.a"
+    subprocess.run(["ar", "rcs", str(archive), *map(str, objects)], check=True)
+    result = run_cli("name", str(archive), "--format", "json", "--model_path", str(tmp_path / "no-model"))
+    assert result.returncode == 0, result.stderr
+    functions = json.loads(result.stdout)["functions"]
+    assert [(f["member"], f["address"], f["name"]) for f in functions] == [("one.o", "0x0", "one"),
+                                                                           ("two.o", "0x0", "two")]
+    table = run_cli("name", str(archive), "--model_path", str(tmp_path / "no-model"))
+    assert table.stdout.splitlines()[0].split()[:2] == ["member", "address"]
+
+
 def test_name_symbol_without_name(sample_object, tmp_path):
     from elftools.elf.elffile import ELFFile
 
@@ -234,6 +253,24 @@ def test_train_rejects_out_of_range_seed(tmp_path, seed):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "seed" in result.stderr
+
+
+def test_train_rejects_4bit_with_tiny(tmp_path):
+    data = tmp_path / "train.csv"
+    write_dataset(data, three_project_rows())
+    result = run_cli(*train_args(data, tmp_path / "run"), "--load_in_4bit")
+    assert_clean_failure(result, "load_in_4bit")
+    assert "--preset paper" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_failed_train_removes_its_output_dir(tmp_path):
+    data = tmp_path / "train.csv"
+    write_dataset(data, three_project_rows())
+    missing = tmp_path / "no-encoder"
+    result = run_cli(*train_args(data, tmp_path / "run"), "--encoder_path", str(missing))
+    assert_clean_failure(result, str(missing))
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_on_only_tiny_functions(tmp_path):

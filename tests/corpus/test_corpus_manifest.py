@@ -70,6 +70,8 @@ def test_unknown_source_named(tmp_path: Path):
     (lambda d: d["sources"]["libs"]["packages"][0].update(version=""), "sources.libs.packages[0].version"),
     (lambda d: d["sources"]["libs"]["packages"][0]["libraries"][0].update(relink="yes"),
      "sources.libs.packages[0].libraries[0].relink"),
+    (lambda d: d["sources"]["libs"]["packages"][0]["libraries"][0].update(file="../../../etc/libx.a"),
+     "sources.libs.packages[0].libraries[0].file"),
     (lambda d: d["sources"].update(sdists=[{"name": "lz4", "version": "4.3.3", "project": "lz4",
                                             "sources": ["../outside/*.c"]}]), "sources.sdists[0].sources"),
     (lambda d: d["sources"].update(dbg=[{"package": "libc6-dbg", "version": "2.36", "project": "glibc",

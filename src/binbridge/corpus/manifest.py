@@ -197,13 +197,22 @@ def _package(reader: FieldReader, key: str = "package") -> str:
     return package
 
 
+def _library_file(reader: FieldReader) -> str:
+    """Return a library's file: a path inside lib_dir (no '..' part) or an absolute path."""
+    file = reader.text("file")
+    if not Path(file).is_absolute() and ".." in Path(file).parts:
+        reader.fail(f"{reader.field_path('file')}={file!r} leaves lib_dir through '..'",
+                    "give a file name inside lib_dir, or an absolute path")
+    return file
+
+
 def _library_package(reader: FieldReader) -> LibraryPackage:
     reader.check_keys({"package", "version", "libraries", "note"})
     libraries = []
     for entry in reader.children("libraries"):
         entry.check_keys({"file", "project", "relink", "link_libs", "note"})
         link_libs = entry.text_list("link_libs") if "link_libs" in entry.data else None
-        libraries.append(Library(entry.text("file"), _project(entry), entry.boolean("relink", True), link_libs))
+        libraries.append(Library(_library_file(entry), _project(entry), entry.boolean("relink", True), link_libs))
     return LibraryPackage(_package(reader), reader.text("version"), tuple(libraries))
 
 

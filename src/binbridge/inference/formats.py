@@ -22,8 +22,13 @@ def to_json(naming: BinaryNaming, with_analysis: bool = False) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
+def _has_members(naming: BinaryNaming) -> bool:
+    return any(f.member is not None for f in naming.functions)
+
+
 def to_csv(naming: BinaryNaming, with_analysis: bool = False) -> str:
-    columns = list(CSV_COLUMNS) + (["analysis"] if with_analysis else [])
+    columns = (["member"] if _has_members(naming) else []) + list(CSV_COLUMNS)
+    columns += ["analysis"] if with_analysis else []
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -35,9 +40,15 @@ def to_csv(naming: BinaryNaming, with_analysis: bool = False) -> str:
 def to_table(naming: BinaryNaming, with_analysis: bool = False) -> str:
     rows = [f.to_dict(with_analysis) for f in naming.functions]
     name_width = max([len("name")] + [len(r["name"]) for r in rows])
-    lines = [f"{'address':>18}  {'size':>7}  {'name':<{name_width}}  {'confidence':>10}  source"]
+    # Archive members come first, because an address is only an offset within its member.
+    member_width = max([len(r.get("member", "")) for r in rows] + [0])
+    if member_width:
+        member_width = max(member_width, len("member"))
+    lead = f"{'member':<{member_width}}  " if member_width else ""
+    lines = [f"{lead}{'address':>18}  {'size':>7}  {'name':<{name_width}}  {'confidence':>10}  source"]
     for row in rows:
-        lines.append(f"{row['address']:>18}  {row['size']:>7}  {row['name']:<{name_width}}  "
+        lead = f"{row['member']:<{member_width}}  " if member_width else ""
+        lines.append(f"{lead}{row['address']:>18}  {row['size']:>7}  {row['name']:<{name_width}}  "
                      f"{row['confidence']:>10.3f}  {row['source']}")
         if with_analysis and row.get("analysis"):
             lines.append(f"{'':>18}  analysis: {row['analysis']}")

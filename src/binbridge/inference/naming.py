@@ -25,6 +25,9 @@ class NamedFunction:
     confidence: float
     source: str  # "symbol" or "model"
     analysis: str = ""
+    # Archive member (``adler32.o``) of a function read from a .a file, whose address is an
+    # offset in that member's section; None for ELF files.
+    member: str | None = None
 
     def to_dict(self, with_analysis: bool = False) -> dict:
         data = asdict(self)
@@ -32,6 +35,8 @@ class NamedFunction:
         data["confidence"] = round(self.confidence, 4)
         if not with_analysis:
             data.pop("analysis")
+        if self.member is None:
+            data.pop("member")
         return data
 
 
@@ -60,6 +65,7 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
     without one then raises ValueError. With ``rename_symbols`` the model names
     every function, symbol or not (useful to compare against the symbols).
     """
+    member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
         to_predict = [f for f in chunk if rename_symbols or not f.name]
         predictions = {}
@@ -72,12 +78,14 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
             predictions = {id(f): g for f, g in zip(to_predict, generated)}
         for function in chunk:
             prediction = predictions.get(id(function))
+            member = function.binary[len(member_prefix):] if function.binary.startswith(member_prefix) else None
             if prediction is None:
-                yield NamedFunction(function.address, function.size, function.name or "", 1.0, SOURCE_SYMBOL)
+                yield NamedFunction(function.address, function.size, function.name or "", 1.0, SOURCE_SYMBOL,
+                                    member=member)
             else:
                 name = prediction.name or f"sub_{function.address:x}"
                 yield NamedFunction(function.address, function.size, name, prediction.confidence, SOURCE_MODEL,
-                                    prediction.analysis)
+                                    prediction.analysis, member)
 
 
 def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *, unique: bool = True,

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from functools import partial
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 
 from binbridge.data.prefixes import ProjectPrefixes
 from binbridge.data.schema import FunctionRecord, read_dataset
-from binbridge.errors import DatasetError
+from binbridge.errors import BinbridgeError, DatasetError
 from binbridge.model.loading import build_model, load_bridge_weights, save_model
 from binbridge.model.presets import get_preset
 from binbridge.training.arguments import TrainingArguments
@@ -134,14 +135,28 @@ def _load_data(args: TrainingArguments):
 
 
 def train(args: TrainingArguments) -> TrainingResult:
-    """Run a whole training job and write best_model/ and last_model/ under ``args.output_dir``."""
+    """Run a whole training job and write best_model/ and last_model/ under ``args.output_dir``.
+
+    An output folder that this call created is removed again when training stops on bad input
+    (a BinbridgeError), so a failed run leaves nothing behind.
+    """
+    output_dir = Path(args.output_dir)
+    created = not output_dir.exists()
+    try:
+        return _train(args, output_dir)
+    except BinbridgeError:
+        if created and int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(output_dir, ignore_errors=True)
+        raise
+
+
+def _train(args: TrainingArguments, output_dir: Path) -> TrainingResult:
     rank, world = _distributed()
     if world > 1:
         logger.info("data-parallel training: rank %d, world size %d", rank, world)
     set_seed(args.seed + rank)
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     train_records, eval_records = _load_data(args)
+    output_dir.mkdir(parents=True, exist_ok=True)
     if not args.keep_project_prefixes:
         train_records = _strip_project_prefixes(train_records)
 
