@@ -20,6 +20,11 @@ EXIT_USAGE = 2
 logger = logging.getLogger("binbridge.cli")
 
 
+def _count(number: int, noun: str) -> str:
+    """Return "1 function" or "3 functions"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _configure_logging(verbose: int) -> None:
     level = logging.WARNING
     if verbose == 1:
@@ -71,7 +76,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     check_output_path(args.output)
     result = extract_to_csv(args.inputs, args.output, project=args.project, opt_level=args.opt_level,
                             keep_unnamed=args.keep_unnamed, show_progress=_show_progress(args))
-    print(f"wrote {result.rows} functions from {result.inputs} input(s) to {args.output}", file=sys.stderr)
+    print(f"wrote {_count(result.rows, 'function')} from {_count(result.inputs, 'input')} to {args.output}",
+          file=sys.stderr)
     return 0
 
 
@@ -134,7 +140,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     check_output_path(args.output)
     result = infer_csv(_predictor(args), args.input, args.output, show_analysis=args.show_analysis,
                        show_progress=_show_progress(args))
-    print(f"wrote {result.rows} predictions to {result.output}", file=sys.stderr)
+    print(f"wrote {_count(result.rows, 'prediction')} to {result.output}", file=sys.stderr)
     return 0
 
 
@@ -153,7 +159,7 @@ def cmd_name(args: argparse.Namespace) -> int:
     text = render(naming, args.format, with_analysis=args.show_analysis)
     if args.output:
         write_text_atomically(args.output, text)
-        print(f"wrote {len(naming.functions)} functions to {args.output}", file=sys.stderr)
+        print(f"wrote {_count(len(naming.functions), 'function')} to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -148,7 +148,8 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
     infer.set_defaults(handler=handlers["infer"])
 
     name = sub.add_parser("name", help="find and name every function of a binary")
-    name.add_argument("binary", metavar="BINARY", help="x86-64 ELF executable, shared object or object file")
+    name.add_argument("binary", metavar="BINARY",
+                      help="x86-64 ELF executable, shared object, object file or static archive (.a)")
     add_model_arguments(name)
     name.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default table)")
     name.add_argument("-o", "--output", help="write to this file instead of stdout")

@@ -199,3 +199,29 @@ def test_find_function_rejects_archives(sample: SampleBuild, tmp_path: Path) -> 
 def test_invalid_max_instructions(sample: SampleBuild) -> None:
     with pytest.raises(ConfigError):
         iter_functions(sample.pie, max_instructions=0)
+
+
+def test_object_stripped_of_locals_keeps_fde_functions(sample: SampleBuild, tmp_path: Path) -> None:
+    stripped = tmp_path / "sample_x.o"
+    run_tool("strip", "-x", "-o", stripped, sample.object)
+    named = {f.name for f in iter_functions(sample.object)}
+    functions = list(iter_functions(stripped))
+    assert len(functions) >= len([name for name in named if not name.endswith(".cold")])
+    assert "main" in {f.name for f in functions}
+
+
+def test_fully_stripped_object_is_rejected(sample: SampleBuild, tmp_path: Path) -> None:
+    stripped = tmp_path / "sample_all.o"
+    run_tool("strip", "-o", stripped, sample.object)
+    with pytest.raises(BinbridgeError) as caught:
+        list(iter_functions(stripped))
+    assert str(stripped) in str(caught.value)
+    assert "stripped of its symbols and relocations" in str(caught.value)
+
+
+def test_archive_without_elf_member_is_rejected(tmp_path: Path) -> None:
+    empty = write(tmp_path / "empty.a", b"!<arch>\n")
+    with pytest.raises(BinbridgeError) as caught:
+        iter_functions(empty)
+    assert str(empty) in str(caught.value)
+    assert "no ELF object file" in str(caught.value)

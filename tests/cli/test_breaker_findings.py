@@ -123,7 +123,7 @@ def test_extract_archive_of_i386_objects(tmp_path, gcc):
     subprocess.run(["ar", "rcs", str(archive), str(member)], check=True)
     output = tmp_path / "out.csv"
     result = run_cli("extract", str(archive), "-o", str(output), "--no_progress")
-    assert_clean_failure(result, str(archive))
+    assert_clean_failure(result, str(archive), "member f32.o")
     assert not output.exists()
 
 
@@ -268,9 +268,9 @@ def test_failed_train_removes_its_output_dir(tmp_path):
     data = tmp_path / "train.csv"
     write_dataset(data, three_project_rows())
     missing = tmp_path / "no-encoder"
-    result = run_cli(*train_args(data, tmp_path / "run"), "--encoder_path", str(missing))
-    assert_clean_failure(result, str(missing))
-    assert not (tmp_path / "run").exists()
+    result = run_cli(*train_args(data, tmp_path / "new" / "run"), "--encoder_path", str(missing))
+    assert_clean_failure(result, str(missing), "folder not found")
+    assert not (tmp_path / "new").exists()
 
 
 def test_train_on_only_tiny_functions(tmp_path):
@@ -309,6 +309,18 @@ def test_interactive_survives_huge_immediate():
     written: list[str] = []
     run_interactive(FixedPredictor(), lambda: next(lines, None), written.append)
     assert "fixed_name" in "".join(written), "the query after the bad one must still be answered"
+
+
+def test_interactive_mistyped_binary_path(tmp_path):
+    from binbridge.inference.interactive import run_interactive
+
+    missing = tmp_path / "nope"
+    lines = iter([f"{missing} 0x10\n", "\n", "ret\n", "\n"])
+    written: list[str] = []
+    run_interactive(FixedPredictor(), lambda: next(lines, None), written.append)
+    output = "".join(written)
+    assert f"{missing}: file not found" in output
+    assert output.count("fixed_name") == 1, "only the pasted assembly is named"
 
 
 def test_interactive_non_utf8_stdin(tmp_path):

@@ -76,3 +76,9 @@ def test_a_row_decodes_the_same_alone_and_beside_a_longer_hint(tiny_components):
     assert abs(together[0].confidence - alone[0].confidence) < 1e-4
     hinted_alone = model.generate(features[1:], mask[1:], max_new_tokens=6, assemblies=[long])
     assert together[1].raw_text == hinted_alone[0].raw_text
+
+
+def test_cut_string_never_ends_in_backslash():
+    hints = find_hints('lea rdi, [rip + "' + "a" * 47 + '\\\\b"]')
+    assert hints.strings == ("a" * 47,)
+    assert hints.text().endswith('"\n')

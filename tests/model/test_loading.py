@@ -178,3 +178,13 @@ def test_config_rejects_bad_field(tmp_path):
     with pytest.raises(ConfigError) as error:
         BinbridgeConfig.load(tmp_path)
     assert "stride=5000" in str(error.value)
+
+
+def test_invalid_saved_field_names_the_config_file(tmp_path):
+    data = BinbridgeConfig().to_dict()
+    data["prompt"]["context_hints"] = "yes"
+    (tmp_path / "binbridge_config.json").write_text(json.dumps(data))
+    with pytest.raises(ModelLoadError) as error:
+        BinbridgeConfig.load(tmp_path)
+    assert str(tmp_path / "binbridge_config.json") in str(error.value)
+    assert "context_hints" in str(error.value)

@@ -49,3 +49,9 @@ def test_encode_target_spans(tiny_tokenizer):
 def test_encode_target_without_analysis(tiny_tokenizer):
     target = encode_target(tiny_tokenizer, PromptConfig(), "f", None)
     assert SPAN_ANALYSIS not in target.span_kinds
+
+
+def test_sanitized_names_are_capped():
+    name = sanitize_identifier("x" * 5000)
+    assert len(name) == 64
+    assert sanitize_identifier("a_" * 100).endswith("a")

@@ -2,10 +2,10 @@
 
 Functions come from .symtab when it has sized STT_FUNC symbols in code
 sections, and otherwise from .eh_frame FDEs, named from .dynsym where an
-exported symbol starts at the FDE's pc_begin. In a linked file whose .symtab
-names only some functions (``strip -K``), FDEs that no symbol covers are
-added as unnamed functions. Only executable PROGBITS sections count as code,
-and PLT stubs and .init/.fini never do.
+exported symbol starts at the FDE's pc_begin. When .symtab names only some
+functions (``strip -K`` on a linked file, ``strip -x`` on an object), FDEs
+that no symbol covers are added as unnamed functions. Only executable
+PROGBITS sections count as code, and PLT stubs and .init/.fini never do.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from binbridge.binary.eh_frame import FrameDescription, parse_eh_frame
+from binbridge.binary.errors import BinaryFormatError
 from binbridge.binary.elf import (
     SHT_PROGBITS,
     STB_GLOBAL,
@@ -109,18 +110,31 @@ def discover_functions(elf: ElfFile, space: AddressSpace) -> list[FunctionBounda
     sections = code_sections(elf)
     if not sections:
         return []
+    if elf.is_relocatable and elf.symtab is None and not elf.rela_sections():
+        raise BinaryFormatError(elf.path, "is an object file stripped of its symbols and relocations, so its "
+                                "functions cannot be located", "pass the object before stripping, or the linked binary")
     if elf.symtab is not None:
         indices = _function_symbols(elf.symtab, sections)
         if len(indices):
             functions = _from_symbols(elf, space, sections, indices)
-            if elf.is_relocatable:
+            if elf.is_relocatable and _fde_count(elf) <= len(functions):
+                # Every FDE can have a symbol, so parsing .eh_frame would add nothing.
                 return functions
             return _with_uncovered(functions, _from_eh_frame(elf, space, sections))
     return _from_eh_frame(elf, space, sections)
 
 
+def _fde_count(elf: ElfFile) -> int:
+    """Return the relocation count of .rela.eh_frame, one per FDE in gcc and clang objects."""
+    eh_frame = elf.section(".eh_frame")
+    if eh_frame is None:
+        return 0
+    return sum(rela.size // 24 for rela in elf.rela_sections() if rela.info == eh_frame.index)
+
+
 def _with_uncovered(named: list[FunctionBoundary], described: list[FunctionBoundary]) -> list[FunctionBoundary]:
-    """Add to the symbol functions of a linked file the FDE functions that start outside all of them."""
+    """Add to the symbol functions the FDE functions that start outside all of them."""
+    named = sorted(named, key=lambda function: function.start)
     starts = [function.start for function in named]
     extra = []
     for function in described:

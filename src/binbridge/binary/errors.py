@@ -26,6 +26,8 @@ class BinaryFormatError(InputError):
     ) -> None:
         self.offset = offset
         self.address = address
+        # The problem without its location, for messages that name a different file.
+        self.detail = problem
         where = []
         if offset is not None:
             where.append(f"file offset {offset:#x}")

@@ -118,8 +118,8 @@ def find_function(path: str | os.PathLike[str], address: int) -> ExtractedFuncti
         raise InputError(opened.path, f"address {address!r} is not a non-negative integer",
                          "pass a virtual address such as 0x1139")
     if opened.archive is not None:
-        raise InputError(opened.path, "find_function needs a single ELF file, but this is an ar archive",
-                         "pass an executable or shared object, or use iter_functions for archives")
+        raise InputError(opened.path, "is an ar archive, where an address does not name one function",
+                         "extract the member first (ar x LIB.a MEMBER.o) and pass MEMBER.o with an offset in it")
     space = make_space(opened.elf)
     for function in discover_functions(opened.elf, space):
         if function.address <= address < function.address + function.size:

@@ -47,10 +47,7 @@ def archive_elves(archive: Archive, warn: bool = True) -> Iterator[ElfFile]:
 
 
 def require_x86_64_member(archive: Archive) -> None:
-    """Raise UnsupportedArchitectureError when an archive has ELF members but none for x86-64.
-
-    An archive without any ELF member (an empty stub library) passes, and yields no function.
-    """
+    """Raise a BinaryFormatError naming the archive when none of its members is an x86-64 ELF file."""
     foreign: UnsupportedArchitectureError | None = None
     for member in archive.members():
         if bytes(member.data[:4]) != ELF_MAGIC:
@@ -59,12 +56,15 @@ def require_x86_64_member(archive: Archive) -> None:
             ElfFile(member.data, f"{archive.path}:{member.name}")
             return
         except UnsupportedArchitectureError as error:
-            foreign = error
+            foreign = foreign or error
         except BinaryFormatError:
             continue
     if foreign is not None:
-        raise UnsupportedArchitectureError(archive.path, f"has no x86-64 member ({foreign.problem})",
+        member_name = foreign.path.rsplit(":", 1)[-1]
+        raise UnsupportedArchitectureError(archive.path,
+                                           f"has no x86-64 member (member {member_name}: {foreign.detail})",
                                            "pass an archive of x86-64 objects")
+    raise BinaryFormatError(archive.path, "contains no ELF object file", "pass an archive of x86-64 objects")
 
 
 def scan_archive_symbols(archive: Archive) -> ArchiveSymbols:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from binbridge.binary import find_function, normalize_assembly_text
 from binbridge.errors import BinbridgeError, InputError
 from binbridge.inference.predictor import NamePredictor
+
+_HEX_ADDRESS = re.compile(r"(?:0x)?[0-9a-fA-F]+")
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,9 @@ def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
                 address = parse_address(parts[1])
                 function = find_function(parts[0], address)
                 return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}")
+            if len(parts) == 2 and "/" in parts[0] and _HEX_ADDRESS.fullmatch(parts[1]):
+                # No instruction has a slash in its mnemonic, so this is a mistyped BINARY ADDRESS.
+                raise InputError(parts[0], "file not found", "check the path of BINARY ADDRESS, or paste assembly")
         lines.append(line)
     if not lines:
         return None

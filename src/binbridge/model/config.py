@@ -180,6 +180,8 @@ class PromptConfig:
         _positive_int("PromptConfig", "max_analysis_tokens", self.max_analysis_tokens)
         _positive_int("PromptConfig", "max_name_tokens", self.max_name_tokens)
         _positive_int("PromptConfig", "max_hint_tokens", self.max_hint_tokens)
+        _require("PromptConfig", "max_hint_tokens", self.max_hint_tokens, self.max_hint_tokens <= 1024,
+                 "must be at most 1024, because the hints share the decoder's context with the soft prompt")
         _require("PromptConfig", "context_hints", self.context_hints, isinstance(self.context_hints, bool),
                  "must be true or false")
 
@@ -241,6 +243,8 @@ class BinbridgeConfig:
             return cls(**kwargs)
         except TypeError as error:
             raise ModelLoadError(source, f"invalid config: {error}", "re-save the model with this version") from error
+        except ConfigError as error:
+            raise ModelLoadError(source, f"invalid config: {error}", "fix that field or re-save the model") from error
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         path = Path(folder) / CONFIG_FILE_NAME

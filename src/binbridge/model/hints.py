@@ -54,11 +54,12 @@ def _distinct(values, limit: int) -> tuple[str, ...]:
 
 def _shorten(text: str, limit: int) -> str:
     """Cut a string to at most limit characters, at a space when there is one."""
-    if len(text) <= limit:
-        return text.strip()
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > 0 else cut).strip()
+    if len(text) > limit:
+        cut = text[:limit]
+        space = cut.rfind(" ")
+        text = cut[:space] if space > 0 else cut
+    # A cut after a backslash would escape the closing quote.
+    return text.strip().rstrip("\\").strip()
 
 
 def find_hints(assembly: str, *, max_imports: int = 8, max_strings: int = 4,

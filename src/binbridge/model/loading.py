@@ -56,6 +56,10 @@ def _from_pretrained(loader, model_path: str, what: str, **kwargs):
     if os.path.exists(model_path) and not os.path.isdir(model_path):
         raise ModelLoadError(model_path, f"{what} path is a file, not a folder",
                              "pass a Hugging Face model folder or a hub id")
+    looks_local = os.path.isabs(model_path) or model_path.startswith(("./", "../", "~")) or model_path.count("/") > 1
+    if looks_local and not os.path.exists(model_path):
+        # A hub id is NAME or OWNER/NAME, so this can only be a missing local folder.
+        raise ModelLoadError(model_path, f"{what} folder not found", "check the path, or pass a hub id such as OWNER/NAME")
     try:
         return loader.from_pretrained(model_path, local_files_only=not downloads_allowed(), **kwargs)
     except (OSError, ValueError, EnvironmentError) as error:

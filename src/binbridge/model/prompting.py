@@ -76,15 +76,18 @@ def encode_target(tokenizer, prompt: PromptConfig, name: str, analysis: str | No
     return EncodedTarget(input_ids=ids, span_kinds=kinds)
 
 
+MAX_NAME_CHARS = 64
+
+
 def sanitize_identifier(text: str) -> str | None:
-    """Turn free text into a C identifier, or return None when nothing usable is left."""
-    candidate = _INVALID_IDENTIFIER_CHARS.sub("_", text.strip())
+    """Turn free text into a C identifier of at most MAX_NAME_CHARS characters (None when nothing is left)."""
+    candidate = _INVALID_IDENTIFIER_CHARS.sub("_", text.strip()[: 4 * MAX_NAME_CHARS])
     candidate = _REPEATED_UNDERSCORES.sub("_", candidate).strip("_")
     if not candidate:
         return None
     if candidate[0].isdigit():
         candidate = "f_" + candidate
-    return candidate
+    return candidate[:MAX_NAME_CHARS].rstrip("_")
 
 
 def parse_output(text: str, prompt: PromptConfig) -> ParsedOutput:

@@ -141,12 +141,17 @@ def train(args: TrainingArguments) -> TrainingResult:
     (a BinbridgeError), so a failed run leaves nothing behind.
     """
     output_dir = Path(args.output_dir)
-    created = not output_dir.exists()
+    # The outermost folder this run creates, so that cleanup also removes new parent folders.
+    created = None
+    for folder in [output_dir, *output_dir.absolute().parents]:
+        if folder.exists():
+            break
+        created = folder
     try:
         return _train(args, output_dir)
     except BinbridgeError:
-        if created and int(os.environ.get("RANK", "0")) == 0:
-            shutil.rmtree(output_dir, ignore_errors=True)
+        if created is not None and int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(created, ignore_errors=True)
         raise
 
 
