@@ -75,7 +75,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     check_output_path(args.output)
     result = extract_to_csv(args.inputs, args.output, project=args.project, opt_level=args.opt_level,
-                            keep_unnamed=args.keep_unnamed, show_progress=_show_progress(args))
+                            keep_unnamed=args.keep_unnamed, show_progress=_show_progress(args), jobs=args.jobs)
     print(f"wrote {_count(result.rows, 'function')} from {_count(result.inputs, 'input')} to {args.output}",
           file=sys.stderr)
     return 0

@@ -7,6 +7,7 @@ Flag names follow the original design (``--train_data``, ``--model_path``,
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def _positive_int(text: str) -> int:
@@ -136,6 +137,9 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
     extract.add_argument("--opt_level", default="unknown", help="opt_level column value, such as O2 (default unknown)")
     extract.add_argument("--keep_unnamed", action="store_true",
                          help="also write functions without a symbol name (empty function_name)")
+    extract.add_argument("--jobs", type=_positive_int, default=min(os.cpu_count() or 1, 8),
+                         help="worker processes for the members of archives over 2 MiB "
+                              "(default: the CPU count, at most 8; 1 turns workers off)")
     extract.add_argument("--no_progress", action="store_true", help="hide progress bars")
     extract.set_defaults(handler=handlers["extract"])
 

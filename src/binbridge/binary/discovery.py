@@ -110,7 +110,8 @@ def discover_functions(elf: ElfFile, space: AddressSpace) -> list[FunctionBounda
     sections = code_sections(elf)
     if not sections:
         return []
-    if elf.is_relocatable and elf.symtab is None and not elf.rela_sections():
+    has_code = any(section.size > 0 for section in sections.values())
+    if elf.is_relocatable and elf.symtab is None and not elf.rela_sections() and has_code:
         raise BinaryFormatError(elf.path, "is an object file stripped of its symbols and relocations, so its "
                                 "functions cannot be located", "pass the object before stripping, or the linked binary")
     if elf.symtab is not None:

@@ -56,10 +56,10 @@ def _elf_functions(space: AddressSpace, functions: list[FunctionBoundary], binar
         yield _extract(space, function, binary, with_assembly, max_instructions)
 
 
-def _archive_functions(archive: Archive, with_assembly: bool,
-                       max_instructions: int | None) -> Iterator[ExtractedFunction]:
-    symbols = scan_archive_symbols(archive)
-    for elf in archive_elves(archive):
+def member_functions(archive: Archive, symbols: ArchiveSymbols, with_assembly: bool, max_instructions: int | None,
+                     first: int = 0, last: int | None = None) -> Iterator[ExtractedFunction]:
+    """Yield the functions of the archive members [first, last), skipping damaged members with a warning."""
+    for elf in archive_elves(archive, first=first, last=last):
         # One member's functions are built before any is yielded, so that a
         # corrupt member is skipped whole instead of ending the iteration.
         try:
@@ -73,7 +73,7 @@ def _archive_functions(archive: Archive, with_assembly: bool,
 
 
 def iter_functions(path: str | os.PathLike[str], *, with_assembly: bool = True,
-                   max_instructions: int | None = None) -> Iterator[ExtractedFunction]:
+                   max_instructions: int | None = None, jobs: int = 1) -> Iterator[ExtractedFunction]:
     """Yield the functions of an ELF file or of every x86-64 member of an ar archive.
 
     Functions come in address order per file (archive members in archive
@@ -81,17 +81,25 @@ def iter_functions(path: str | os.PathLike[str], *, with_assembly: bool = True,
     The file is opened and, for a single ELF file, its functions are found
     before this returns, so format errors raise here rather than at the first
     next(). Damaged archive members are skipped with a warning. max_instructions
-    limits the lines of
-    each function's assembly.
+    limits the lines of each function's assembly. With jobs > 1 the members of
+    a large archive are extracted in that many worker processes, in order.
     """
     if max_instructions is not None and (
         isinstance(max_instructions, bool) or not isinstance(max_instructions, int) or max_instructions < 1
     ):
         raise ConfigError("iter_functions", "max_instructions", max_instructions, "must be a positive integer or None")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError("iter_functions", "jobs", jobs, "must be a positive integer")
     opened = open_input(path)
     if opened.archive is not None:
         require_x86_64_member(opened.archive)
-        return _archive_functions(opened.archive, with_assembly, max_instructions)
+        symbols = scan_archive_symbols(opened.archive)
+        if jobs > 1:
+            from binbridge.binary.parallel import parallel_member_functions
+
+            return parallel_member_functions(opened.path, opened.archive, symbols, jobs, with_assembly,
+                                             max_instructions)
+        return member_functions(opened.archive, symbols, with_assembly, max_instructions)
     space = make_space(opened.elf)
     functions = discover_functions(opened.elf, space)
     return _elf_functions(space, functions, opened.path, with_assembly, max_instructions)

@@ -31,9 +31,17 @@ class ArchiveSymbols:
     strings: dict[str, str] = field(default_factory=dict)
 
 
-def archive_elves(archive: Archive, warn: bool = True) -> Iterator[ElfFile]:
-    """Yield the x86-64 ELF members of an archive; with warn, log a warning for each member skipped."""
-    for member in archive.members():
+def archive_elves(archive: Archive, warn: bool = True, first: int = 0,
+                  last: int | None = None) -> Iterator[ElfFile]:
+    """Yield the x86-64 ELF members of an archive; with warn, log a warning for each member skipped.
+
+    ``first`` and ``last`` limit the walk to members [first, last) in file order.
+    """
+    for index, member in enumerate(archive.members()):
+        if index < first:
+            continue
+        if last is not None and index >= last:
+            return
         name = f"{archive.path}:{member.name}"
         if bytes(member.data[:4]) != ELF_MAGIC:
             if warn:

@@ -37,8 +37,11 @@ def project_from_path(path: str | os.PathLike[str]) -> str:
 
 def extract_to_csv(inputs: list[str], output: str | os.PathLike[str], *, project: str | None = None,
                    opt_level: str = "unknown", keep_unnamed: bool = False,
-                   show_progress: bool = False) -> ExtractResult:
-    """Write every function of ``inputs`` to ``output``; nothing is written if any input is invalid."""
+                   show_progress: bool = False, jobs: int = 1) -> ExtractResult:
+    """Write every function of ``inputs`` to ``output``; nothing is written if any input is invalid.
+
+    ``jobs`` worker processes extract the members of large archives.
+    """
     for path in inputs:
         describe_binary(path)  # reject any bad input before the slow work starts
     rows = 0
@@ -46,7 +49,7 @@ def extract_to_csv(inputs: list[str], output: str | os.PathLike[str], *, project
     with AtomicCsvWriter(output, EXTRACT_COLUMNS) as writer:
         for path in inputs:
             row_project = project or project_from_path(path)
-            functions = tqdm(iter_functions(path), desc=Path(path).name, unit="fn", disable=not show_progress)
+            functions = tqdm(iter_functions(path, jobs=jobs), desc=Path(path).name, unit="fn", disable=not show_progress)
             for function in functions:
                 if not function.name and not keep_unnamed:
                     skipped += 1
