@@ -1,8 +1,9 @@
 """Extract the members of a large archive in worker processes, keeping the archive's order.
 
 The parent scans the archive's symbols once. Each worker opens the archive by
-path (a memory map, so the bytes are shared), renders a run of consecutive
-members and sends the functions back; ``imap`` returns the runs in order.
+path as a memory map, so the bytes are shared. It renders a run of
+consecutive members and sends the functions back, and ``imap`` returns the
+runs in order.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ RUNS_PER_JOB = 4
 
 @dataclass(frozen=True)
 class _WorkerTask:
-    """What every worker needs besides the member range: set once per worker by _start_worker."""
+    """Settings shared by all runs of one extraction, handed to each worker once by _start_worker."""
 
     path: str
     symbols: ArchiveSymbols
