@@ -38,6 +38,7 @@ class TrainingArguments:
     repetition_penalty: float | None = None  # None: keep the config default (1.0, no penalty)
     keep_project_prefixes: bool = False  # False: learn names without their project's dominant prefix (png_)
     no_context_hints: bool = False  # True: import names and strings are not written as decoder text
+    shared_name_words: int = 0  # N > 0: training names keep only the words that N or more projects use
     word_loss_weight: float = 1.0  # weight of the auxiliary name-word loss on the soft prompt; 0 turns it off
     name_word_vocabulary: int = 4096  # most frequent training name words the auxiliary head predicts
     eval_steps: int = 0  # 0: evaluate after each epoch only; N: also every N optimizer steps
@@ -67,6 +68,9 @@ class TrainingArguments:
             raise ConfigError(name, "seed", self.seed, "must be in [0, 2**32)")
         if not isinstance(self.eval_steps, int) or self.eval_steps < 0:
             raise ConfigError(name, "eval_steps", self.eval_steps, "must be 0 (each epoch only) or a positive integer")
+        if not isinstance(self.shared_name_words, int) or self.shared_name_words < 0:
+            raise ConfigError(name, "shared_name_words", self.shared_name_words,
+                              "must be 0 (keep whole names) or a positive number of projects")
         if self.load_in_4bit and self.preset != "paper":
             raise ConfigError(name, "load_in_4bit", self.load_in_4bit,
                               "applies only to --preset paper, because the tiny decoder trains its base weights, "

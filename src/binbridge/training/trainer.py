@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from binbridge.data.prefixes import ProjectPrefixes
 from binbridge.data.schema import FunctionRecord, read_dataset
+from binbridge.data.shared_words import SharedWords
 from binbridge.errors import BinbridgeError, DatasetError
 from binbridge.model.loading import build_model, load_bridge_weights, save_model
 from binbridge.model.presets import get_preset
@@ -164,6 +165,8 @@ def _train(args: TrainingArguments, output_dir: Path) -> TrainingResult:
     output_dir.mkdir(parents=True, exist_ok=True)
     if not args.keep_project_prefixes:
         train_records = _strip_project_prefixes(train_records)
+    if args.shared_name_words:
+        train_records = _keep_shared_words(train_records, args.shared_name_words)
 
     # Step 1: the encoder and decoder folders training starts from (rank 0 creates them).
     preset = get_preset(args.preset, encoder_path=args.encoder_path, decoder_path=args.decoder_path,
@@ -300,6 +303,12 @@ def _strip_project_prefixes(records: list[FunctionRecord]) -> list[FunctionRecor
         logger.info("training names lose their project prefix: %s",
                     ", ".join(f"{project} {prefix}" for project, prefix in sorted(prefixes.prefixes.items())))
     return [replace(r, function_name=prefixes.strip(r.project, r.function_name)) for r in records]
+
+
+def _keep_shared_words(records: list[FunctionRecord], min_projects: int) -> list[FunctionRecord]:
+    shared = SharedWords.find(((r.project, r.function_name) for r in records), min_projects=min_projects)
+    logger.info("training names keep the %d words that %d or more projects use", len(shared.words), min_projects)
+    return [replace(r, function_name=shared.rewrite(r.function_name)) for r in records]
 
 
 class _BestModel:
