@@ -36,5 +36,5 @@ class SharedWords:
 
     def rewrite(self, name: str) -> str:
         """Return the shared words of ``name`` joined by ``_``, or ``name`` itself when none is shared."""
-        kept = [word for word in symlm_words(strip_decorations(name)) if len(word) > 1 and word in self.words]
-        return "_".join(kept) if kept else name
+        shared = [word for word in symlm_words(strip_decorations(name)) if len(word) > 1 and word in self.words]
+        return "_".join(shared) if shared else name
