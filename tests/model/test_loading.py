@@ -175,9 +175,10 @@ def test_config_rejects_bad_field(tmp_path):
     data = get_preset("tiny").config.to_dict()
     data["encoder"]["stride"] = 5000
     (tmp_path / "binbridge_config.json").write_text(json.dumps(data))
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(ModelLoadError) as error:
         BinbridgeConfig.load(tmp_path)
     assert "stride=5000" in str(error.value)
+    assert str(tmp_path / "binbridge_config.json") in str(error.value)
 
 
 def test_invalid_saved_field_names_the_config_file(tmp_path):
