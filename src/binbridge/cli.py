@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from binbridge import __version__
@@ -42,6 +43,9 @@ def _quiet_transformers() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    # Deprecation notices about transformers' and peft's own internals give users nothing to act on.
+    for module in ("transformers", "peft"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
