@@ -158,6 +158,19 @@ def test_name_archive_reports_each_member(tmp_path, gcc):
     assert table.stdout.splitlines()[0].split()[:2] == ["member", "address"]
 
 
+def test_name_archive_with_repeated_member(tmp_path, gcc):
+    source = tmp_path / "one.c"
+    source.write_text("int one(int x) { return x + 1; }\n")
+    member = tmp_path / "one.o"
+    subprocess.run([gcc, "-O1", "-c", str(source), "-o", str(member)], check=True)
+    archive = tmp_path / "libtwice.a"
+    subprocess.run(["ar", "q", str(archive), str(member), str(member)], check=True, capture_output=True)
+    result = run_cli("name", str(archive), "--format", "json", "--model_path", str(tmp_path / "no-model"))
+    assert result.returncode == 0, result.stderr
+    members = [f["member"] for f in json.loads(result.stdout)["functions"]]
+    assert members == ["one.o", "one.o#2"]
+
+
 def test_name_symbol_without_name(sample_object, tmp_path):
     from elftools.elf.elffile import ELFFile
 

@@ -63,7 +63,8 @@ class Archive:
             if len(data) - position == 1 and data[position] == 0x0A:
                 return
             if position + HEADER_SIZE > len(data):
-                raise ArchiveFormatError(path, "member header cut short at end of file", offset=position)
+                raise ArchiveFormatError(path, "member header cut short at end of file",
+                                         "the archive is truncated; copy or download it again", offset=position)
             header = bytes(data[position:position + HEADER_SIZE])
             if header[58:60] != HEADER_END:
                 raise ArchiveFormatError(path, "member header does not end with \"`\\n\"", offset=position)
@@ -74,7 +75,8 @@ class Archive:
             end = start + int(size_text)
             if end > len(data):
                 raise ArchiveFormatError(
-                    path, f"member data ends at {end:#x}, past the end of the archive ({len(data):#x})", offset=position
+                    path, f"member data ends at {end:#x}, past the end of the archive at {len(data):#x}",
+                    "the archive is truncated; copy or download it again", offset=position
                 )
             raw_name = header[:16].decode("ascii", "replace").rstrip(" ")
             next_position = end + (end & 1)

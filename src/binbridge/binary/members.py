@@ -37,12 +37,16 @@ def archive_elves(archive: Archive, warn: bool = True, first: int = 0,
 
     ``first`` and ``last`` limit the walk to members [first, last) in file order.
     """
+    seen: dict[str, int] = {}
     for index, member in enumerate(archive.members()):
+        # ar allows two members with one name (ar q); the second is called name#2, and so on.
+        seen[member.name] = seen.get(member.name, 0) + 1
         if index < first:
             continue
         if last is not None and index >= last:
             return
-        name = f"{archive.path}:{member.name}"
+        copy = seen[member.name]
+        name = f"{archive.path}:{member.name}" + (f"#{copy}" if copy > 1 else "")
         if bytes(member.data[:4]) != ELF_MAGIC:
             if warn:
                 logger.warning("%s: skipping archive member that is not an ELF file", name)
