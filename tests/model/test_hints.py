@@ -31,9 +31,10 @@ def test_hints_keep_distinct_imports_and_strings_in_order():
                             'Strings: "COLUMNS" "ignoring invalid width in environment variable"\n')
 
 
-def test_hints_of_a_function_without_imports_or_strings_are_empty():
+def test_hints_empty_without_imports_or_strings():
     hints = find_hints("xor eax, eax\ncall FUNC\nmov qword ptr [rip + DATA], rax\nret")
-    assert hints.imports == () and hints.strings == ()
+    assert hints.imports == ()
+    assert hints.strings == ()
     assert hints.text() == ""
 
 
@@ -64,7 +65,7 @@ def test_target_spans_ignore_the_hints(tiny_tokenizer):
     assert set(target.span_kinds[len(prefix):]) == {2}
 
 
-def test_a_row_decodes_the_same_alone_and_beside_a_longer_hint(tiny_components):
+def test_generate_row_same_alone_or_padded(tiny_components):
     model = make_model(tiny_components, prompt=PromptConfig(context_hints=True)).eval()
     torch.manual_seed(0)
     features = torch.randn(2, 10, 32)

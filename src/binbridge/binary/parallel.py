@@ -60,7 +60,8 @@ def parallel_member_functions(path: str, archive: Archive, symbols: ArchiveSymbo
     from binbridge.binary.extract import member_functions
 
     count = sum(1 for _ in archive.members())
-    if len(archive.data) < MIN_PARALLEL_BYTES or count < 2 * jobs or "fork" not in multiprocessing.get_all_start_methods():
+    small = len(archive.data) < MIN_PARALLEL_BYTES or count < 2 * jobs
+    if small or "fork" not in multiprocessing.get_all_start_methods():
         yield from member_functions(archive, symbols, with_assembly, max_instructions)
         return
     run = max(1, -(-count // (jobs * RUNS_PER_JOB)))  # ceil(count / runs)

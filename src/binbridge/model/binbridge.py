@@ -32,6 +32,15 @@ class GeneratedName:
     raw_text: str
 
 
+@dataclass
+class PaddedInstructions:
+    """Instruction embeddings of a batch, left-padded to one length P."""
+
+    embeddings: torch.Tensor  # [rows, P, H]
+    mask: torch.Tensor  # [rows, P], 0 on padding
+    lengths: torch.Tensor  # [rows], tokens of each row's own instruction
+
+
 def _output_cache(output):
     """Return the KV cache of a decoder output (``cache`` in transformers 5, ``past_key_values`` before)."""
     cache = getattr(output, "cache", None)
@@ -131,11 +140,10 @@ class BinbridgeModel(nn.Module):
             budget += prompt.max_analysis_tokens
         return budget
 
-    def _instruction_embeddings(self, rows: int, assemblies: Sequence[str] | None):
+    def _instruction_embeddings(self, rows: int, assemblies: Sequence[str] | None) -> "PaddedInstructions":
         """Embed each row's instruction (with its hints), padded on the left to a common length P.
 
-        Returns embeddings [rows, P, H], their mask [rows, P] and each row's instruction length [rows].
-        Rows past len(assemblies) (the guidance copies) repeat the first len(assemblies) rows.
+        Rows past len(assemblies), which are the guidance copies, repeat the first len(assemblies) rows.
         """
         tokenizer = self.decoder_tokenizer
         prompt = self.config.prompt
@@ -151,8 +159,8 @@ class BinbridgeModel(nn.Module):
         for row, row_ids in enumerate(per_row):
             ids[row, P - len(row_ids):] = torch.tensor(row_ids)
             mask[row, P - len(row_ids):] = 1
-        lengths = mask.sum(dim=1)  # [rows]
-        return self.language_model.get_input_embeddings()(ids), mask, lengths
+        embeddings = self.language_model.get_input_embeddings()(ids)  # [rows, P] -> [rows, P, H]
+        return PaddedInstructions(embeddings, mask, lengths=mask.sum(dim=1))
 
     @torch.no_grad()
     def generate(self, features: torch.Tensor, feature_mask: torch.Tensor, max_new_tokens: int | None = None,
@@ -178,10 +186,10 @@ class BinbridgeModel(nn.Module):
             # Rows B..2B-1 carry the null prompt: [B, Q, H] -> [2B, Q, H].
             prompt = torch.cat([prompt, self.null_prompt.expand(B, -1, -1).to(prompt.dtype)], dim=0)
         rows = prompt.shape[0]
-        instruction_embeddings, instruction_mask, lengths = self._instruction_embeddings(rows, assemblies)
-        embeddings = torch.cat([prompt.to(instruction_embeddings.dtype), instruction_embeddings], dim=1)
+        instructions = self._instruction_embeddings(rows, assemblies)
+        embeddings = torch.cat([prompt.to(instructions.embeddings.dtype), instructions.embeddings], dim=1)
         # [rows, Q, H] + [rows, P, H] -> [rows, Q+P, H]
-        mask = torch.cat([instruction_mask.new_ones(rows, Q), instruction_mask], dim=1)  # [rows, Q+P]
+        mask = torch.cat([instructions.mask.new_ones(rows, Q), instructions.mask], dim=1)  # [rows, Q+P]
         # Positions count only unmasked tokens, so padding shifts nothing: [rows, Q+P]
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
 
@@ -189,7 +197,7 @@ class BinbridgeModel(nn.Module):
                  logits_to_keep=1)  # logits [rows, 1, V]
         cache = _output_cache(out)
         next_logits = out.logits[:, -1]  # [rows, V]
-        next_position = Q + lengths  # [rows]
+        next_position = Q + instructions.lengths  # [rows]
 
         eos = tokenizer.eos_token_id
         tokens: list[torch.Tensor] = []
