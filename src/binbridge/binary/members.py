@@ -33,7 +33,7 @@ class ArchiveSymbols:
 
 def archive_elves(archive: Archive, warn: bool = True, first: int = 0,
                   last: int | None = None) -> Iterator[ElfFile]:
-    """Yield the x86-64 ELF members of an archive; with warn, log a warning for each member skipped.
+    """Yield the x86-64 ELF members of an archive, logging a warning for each member skipped when ``warn`` is set.
 
     ``first`` and ``last`` limit the walk to members [first, last) in file order.
     """
