@@ -61,24 +61,34 @@ def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str 
     """Return the installed version of every Debian package that the chosen sources use.
 
     With config.apt_install, packages that are not installed are installed at
-    their manifest versions first. Installed packages at other versions are
-    kept and logged, and the lock records the version that was used.
+    their manifest versions first, one group at a time: the libraries together,
+    then each -dbg package with its runtime packages, which also move to the
+    manifest version when another one is installed (the debug files match only
+    that build). A group that apt-get cannot install is logged and skipped.
+    Other packages at other versions are kept and logged, and the lock records
+    the version that was used.
     """
-    requested: dict[str, str] = {}
+    groups: list[tuple[dict[str, str], bool]] = []  # (package -> version, pin installed ones too)
     if "libs" in config.sources:
-        requested.update((package.package, package.version) for package in manifest.libraries)
+        groups.append(({package.package: package.version for package in manifest.libraries}, False))
     if "dbg" in config.sources:
         for package in manifest.dbg:
-            requested[package.package] = package.version
-            requested.update((runtime.package, runtime.version) for runtime in package.runtime_packages)
+            group = {package.package: package.version}
+            group.update((runtime.package, runtime.version) for runtime in package.runtime_packages)
+            groups.append((group, True))
+    requested = {package: version for group, _ in groups for package, version in group.items()}
     versions = {package: apt.installed_version(package) for package in requested}
-    missing = [(package, requested[package]) for package, version in versions.items() if version is None]
-    if missing and config.apt_install:
-        try:
-            apt.install_packages(missing)
-        except CommandError as error:
-            logger.error("apt-get install failed, so these packages stay missing: %s", error)
-        versions.update({package: apt.installed_version(package) for package, _ in missing})
+    if config.apt_install:
+        for group, pinned in groups:
+            wanted = [(package, version) for package, version in group.items()
+                      if versions[package] is None or (pinned and versions[package] != version)]
+            if not wanted:
+                continue
+            try:
+                apt.install_packages(wanted)
+            except CommandError as error:
+                logger.error("apt-get install failed, so these packages stay as they were: %s", error)
+            versions.update({package: apt.installed_version(package) for package, _ in wanted})
     for package, version in versions.items():
         if version is None:
             logger.warning("Debian package %s is not installed (manifest version %s)%s", package, requested[package],
