@@ -8,11 +8,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from binbridge.binary import describe_binary, iter_functions
 from binbridge.data.names import split_clone_suffix
 from binbridge.data.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, AtomicCsvWriter
+from binbridge.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,8 @@ def extract_to_csv(inputs: list[str], output: str | os.PathLike[str], *, project
     with AtomicCsvWriter(output, EXTRACT_COLUMNS) as writer:
         for path in inputs:
             row_project = project or project_from_path(path)
-            functions = tqdm(iter_functions(path, jobs=jobs), desc=Path(path).name, unit="fn", disable=not show_progress)
+            functions = progress(iter_functions(path, jobs=jobs), enabled=show_progress, desc=Path(path).name,
+                                 unit="fn")
             for function in functions:
                 if not function.name and not keep_unnamed:
                     skipped += 1

@@ -163,10 +163,8 @@ def _train(args: TrainingArguments, output_dir: Path) -> TrainingResult:
     set_seed(args.seed + rank)
     train_records, eval_records = _load_data(args)
     output_dir.mkdir(parents=True, exist_ok=True)
-    if not args.keep_project_prefixes:
-        train_records = _strip_project_prefixes(train_records)
-    if args.shared_name_words:
-        train_records = _keep_shared_words(train_records, args.shared_name_words)
+    train_records = rewrite_training_names(train_records, keep_project_prefixes=args.keep_project_prefixes,
+                                           shared_name_words=args.shared_name_words)
 
     # Step 1: the encoder and decoder folders training starts from (rank 0 creates them).
     preset = get_preset(args.preset, encoder_path=args.encoder_path, decoder_path=args.decoder_path,
@@ -295,6 +293,16 @@ def _train(args: TrainingArguments, output_dir: Path) -> TrainingResult:
     if world > 1:
         torch.distributed.destroy_process_group()
     return outcome
+
+
+def rewrite_training_names(records: list[FunctionRecord], *, keep_project_prefixes: bool,
+                           shared_name_words: int) -> list[FunctionRecord]:
+    """Return the records with the names the decoder trains on (see --keep_project_prefixes, --shared_name_words)."""
+    if not keep_project_prefixes:
+        records = _strip_project_prefixes(records)
+    if shared_name_words:
+        records = _keep_shared_words(records, shared_name_words)
+    return records
 
 
 def _strip_project_prefixes(records: list[FunctionRecord]) -> list[FunctionRecord]:
