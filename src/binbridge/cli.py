@@ -104,16 +104,16 @@ def _predictor(args: argparse.Namespace):
 
     _quiet_transformers()
     predictor = NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads)
-    if args.guidance_scale is not None:
-        if args.guidance_scale < 1.0:
-            raise InputError(None, f"--guidance_scale {args.guidance_scale} is below 1.0",
-                             "use 1.0 for plain greedy decoding or a larger value for guidance")
-        predictor.model.config.guidance_scale = args.guidance_scale
-    if args.repetition_penalty is not None:
-        if args.repetition_penalty < 1.0:
-            raise InputError(None, f"--repetition_penalty {args.repetition_penalty} is below 1.0",
-                             "use 1.0 to turn the penalty off or a larger value, such as 1.5")
-        predictor.model.config.repetition_penalty = args.repetition_penalty
+    decoding = {"guidance_scale": "use 1.0 for plain greedy decoding or a larger value for guidance",
+                "repetition_penalty": "use 1.0 to turn the penalty off or a larger value, such as 1.5",
+                "name_start_guidance": "use 1.0 to turn it off or a larger value, such as 4"}
+    for option, fix in decoding.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if value < 1.0:
+            raise InputError(None, f"--{option} {value} is below 1.0", fix)
+        setattr(predictor.model.config, option, value)
     return predictor
 
 

@@ -45,6 +45,9 @@ def _add_decoding_arguments(parser: argparse.ArgumentParser, *, default: str) ->
                         help=f"classifier-free guidance scale at decoding, >= 1.0, {default}")
     parser.add_argument("--repetition_penalty", type=float,
                         help=f"factor >= 1.0 that makes tokens already written in a name less likely, {default}")
+    parser.add_argument("--name_start_guidance", type=float,
+                        help="factor >= 1.0 that weighs a name's first token against the names any function "
+                             f"would get, {default}")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

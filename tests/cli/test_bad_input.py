@@ -162,3 +162,11 @@ def test_usage_errors_are_one_line(args, needle):
     assert_clean_failure(result, needle)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "--help" in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--guidance_scale", "--repetition_penalty", "--name_start_guidance"])
+def test_decoding_factor_below_one_is_refused(tmp_path, option):
+    output = tmp_path / "names.json"
+    result = run_cli("name", LS, option, "0.5", "--format", "json", "-o", str(output))
+    assert_clean_failure(result, f"{option} 0.5 is below 1.0")
+    assert not output.exists()

@@ -2,8 +2,10 @@
 
 import torch
 
+from binbridge.model.binbridge import NameStartPrior, guide_name_start
 from binbridge.model.config import BinbridgeConfig, DecoderConfig, EncoderConfig, QFormerConfig
 from binbridge.model.loading import build_model
+from binbridge.model.loss import SPAN_NAME
 from binbridge.model.prompting import encode_target
 
 
@@ -76,3 +78,50 @@ def test_repetition_penalty_stops_repeated_tokens(tiny_components):
     model.config.repetition_penalty = 1e9
     penalised = _generated_token_rows(model, features, mask, 24)
     assert all(len(set(row)) == len(row) for row in penalised)
+
+
+def test_name_start_guidance_rows_at_name_start():
+    # The prior gives token 0 probability 0.9; this function gives token 1 four times its prior.
+    prior = NameStartPrior(marker_ids=[7, 8], log_probs=torch.tensor([0.9, 0.1]).log())
+    scores = torch.tensor([[0.6, 0.4], [0.6, 0.4]]).log()  # [B=2, V=2]
+    written = [torch.tensor([7, 5]), torch.tensor([8, 8])]  # row 0 just wrote the marker, row 1 did not
+    guided = guide_name_start(scores, written, prior, scale=4.0)
+    # Row 0: log 0.6 + 3 (log 0.6 - log 0.9) = -1.727 against log 0.4 + 3 (log 0.4 - log 0.1) = 3.243.
+    assert torch.allclose(guided[0], torch.tensor([-1.7274, 3.2426]), atol=1e-3)
+    assert torch.equal(guided[1], scores[1])
+
+
+def test_name_start_guidance_partial_marker():
+    prior = NameStartPrior(marker_ids=[7, 8], log_probs=torch.tensor([0.9, 0.1]).log())
+    scores = torch.tensor([[0.6, 0.4]]).log()
+    assert torch.equal(guide_name_start(scores, [torch.tensor([8])], prior, scale=4.0), scores)
+
+
+def test_name_marker_ids_start_every_encoded_name(tiny_components):
+    model = make_model(tiny_components).eval()
+    marker_ids = model._name_marker_ids()
+    assert marker_ids
+    for name in ("parse_config", "x", "zstd_compress"):
+        target = encode_target(model.decoder_tokenizer, model.config.prompt, name, None)
+        name_ids = [i for i, kind in zip(target.input_ids, target.span_kinds) if kind == SPAN_NAME]
+        assert name_ids[: len(marker_ids)] == marker_ids
+
+
+def test_name_start_prior_is_a_distribution(tiny_components):
+    model = make_model(tiny_components).eval()
+    with torch.no_grad():
+        prior = model._name_start_prior()
+    assert prior.log_probs.shape == (model.language_model.config.vocab_size,)
+    assert abs(float(prior.log_probs.exp().sum()) - 1.0) < 1e-4
+
+
+def test_name_start_guidance_one_is_plain_greedy(tiny_components):
+    model = make_model(tiny_components).eval()
+    features = torch.randn(2, 10, 32)
+    mask = torch.ones(2, 10, dtype=torch.long)
+    plain = [r.raw_text for r in model.generate(features, mask, max_new_tokens=6)]
+    model.config.name_start_guidance = 4.0
+    guided = model.generate(features, mask, max_new_tokens=6)
+    assert len(guided) == 2
+    model.config.name_start_guidance = 1.0
+    assert [r.raw_text for r in model.generate(features, mask, max_new_tokens=6)] == plain

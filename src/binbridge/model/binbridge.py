@@ -33,6 +33,32 @@ class GeneratedName:
 
 
 @dataclass
+class NameStartPrior:
+    """The decoder's first name token for the null prompt: the prior of ``name_start_guidance``.
+
+    ``marker_ids`` are the tokens of the name marker."""
+
+    marker_ids: list[int]
+    log_probs: torch.Tensor  # [V]
+
+
+def guide_name_start(scores: torch.Tensor, tokens: list[torch.Tensor], prior: NameStartPrior,
+                     scale: float) -> torch.Tensor:
+    """Rows whose last tokens are the name marker score their first name token against the prior.
+
+    scores: [B, V] log-probabilities; tokens: the [B] tensors written so far. Those rows get
+    cond + (scale - 1) * (cond - prior). Names that fit every function ("init") lose their
+    head start. The other rows are returned unchanged.
+    """
+    m = len(prior.marker_ids)
+    if len(tokens) < m or m == 0:
+        return scores
+    recent = torch.stack(tokens[len(tokens) - m:], dim=1)  # m x [B] -> [B, m]
+    at_start = (recent == torch.tensor(prior.marker_ids)).all(dim=1, keepdim=True)  # [B, 1]
+    return torch.where(at_start, scores + (scale - 1.0) * (scores - prior.log_probs), scores)  # [B, V]
+
+
+@dataclass
 class PaddedInstructions:
     """Instruction embeddings of a batch, left-padded to one length P."""
 
@@ -162,6 +188,25 @@ class BinbridgeModel(nn.Module):
         embeddings = self.language_model.get_input_embeddings()(ids)  # [rows, P] -> [rows, P, H]
         return PaddedInstructions(embeddings, mask, lengths=mask.sum(dim=1))
 
+    def _name_marker_ids(self) -> list[int]:
+        """Tokens of the name marker as training wrote it (the shared start of two encoded names)."""
+        tokenizer, marker = self.decoder_tokenizer, self.config.prompt.name_marker
+        first = tokenizer.encode(f"{marker} a", add_special_tokens=False)
+        second = tokenizer.encode(f"{marker} b", add_special_tokens=False)
+        shared = 0
+        while shared < min(len(first), len(second)) and first[shared] == second[shared]:
+            shared += 1
+        return first[:shared]
+
+    def _name_start_prior(self) -> NameStartPrior:
+        """Run the null prompt, the bare instruction (no hints) and the name marker: one row."""
+        marker_ids = self._name_marker_ids()
+        ids = torch.tensor([instruction_ids(self.decoder_tokenizer, self.config.prompt) + marker_ids])  # [1, P0]
+        text = self.language_model.get_input_embeddings()(ids)  # [1, P0, H]
+        embeddings = torch.cat([self.null_prompt.to(text.dtype), text], dim=1)  # [1, Q, H] + [1, P0, H] -> [1, Q+P0, H]
+        logits = self.language_model(inputs_embeds=embeddings, logits_to_keep=1).logits[0, -1]  # [V]
+        return NameStartPrior(marker_ids, torch.log_softmax(logits.float(), dim=-1))
+
     @torch.no_grad()
     def generate(self, features: torch.Tensor, feature_mask: torch.Tensor, max_new_tokens: int | None = None,
                  assemblies: Sequence[str] | None = None) -> list[GeneratedName]:
@@ -205,6 +250,8 @@ class BinbridgeModel(nn.Module):
         finished = torch.zeros(B, dtype=torch.bool)
         penalty = self.config.repetition_penalty
         generated = torch.zeros(B, next_logits.shape[-1], dtype=torch.bool)  # [B, V]: tokens written so far
+        start_scale = self.config.name_start_guidance
+        prior = self._name_start_prior() if start_scale != 1.0 else None
         for _ in range(limit):
             step_log_probs = torch.log_softmax(next_logits.float(), dim=-1)  # [rows, V]
             conditional = step_log_probs[:B]  # [B, V]
@@ -213,6 +260,8 @@ class BinbridgeModel(nn.Module):
                 scores = step_log_probs[B:] + scale * (conditional - step_log_probs[B:])  # [B, V]
             else:
                 scores = conditional
+            if prior is not None:
+                scores = guide_name_start(scores, tokens, prior, start_scale)
             if penalty != 1.0:
                 # Log-probabilities are <= 0, so multiplying by the penalty lowers repeated tokens
                 # (guided scores can be positive: those are divided instead).

@@ -36,6 +36,7 @@ class TrainingArguments:
     init_bridge: str | None = None  # saved model whose Q-Former/projection weights start training
     guidance_scale: float | None = None  # None: keep the config default (1.0, no guidance)
     repetition_penalty: float | None = None  # None: keep the config default (1.0, no penalty)
+    name_start_guidance: float | None = None  # None: keep the config default (1.0, off)
     keep_project_prefixes: bool = False  # False: learn names without their project's dominant prefix (png_)
     no_context_hints: bool = False  # True: import names and strings are not written as decoder text
     shared_name_words: int = 0  # N > 0: training names keep only the words that N or more projects use
@@ -62,8 +63,10 @@ class TrainingArguments:
             raise ConfigError(name, "word_loss_weight", self.word_loss_weight, "must be a number >= 0")
         if not isinstance(self.name_word_vocabulary, int) or self.name_word_vocabulary <= 0:
             raise ConfigError(name, "name_word_vocabulary", self.name_word_vocabulary, "must be a positive integer")
-        if self.repetition_penalty is not None and not self.repetition_penalty >= 1.0:
-            raise ConfigError(name, "repetition_penalty", self.repetition_penalty, "must be a number >= 1.0")
+        for key in ("guidance_scale", "repetition_penalty", "name_start_guidance"):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, (int, float)) and value >= 1.0):
+                raise ConfigError(name, key, value, "must be a number >= 1.0")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(name, "seed", self.seed, "must be in [0, 2**32)")
         if not isinstance(self.eval_steps, int) or self.eval_steps < 0:

@@ -182,6 +182,8 @@ def _train(args: TrainingArguments, output_dir: Path) -> TrainingResult:
         preset.config.guidance_scale = args.guidance_scale
     if args.repetition_penalty is not None:
         preset.config.repetition_penalty = args.repetition_penalty
+    if args.name_start_guidance is not None:
+        preset.config.name_start_guidance = args.name_start_guidance
     model = build_model(preset.config, None, with_encoder=True, trainable=True)
     if args.init_bridge:
         missing = load_bridge_weights(model, args.init_bridge)
