@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import warnings
@@ -111,6 +112,8 @@ def _predictor(args: argparse.Namespace):
         value = getattr(args, option)
         if value is None:
             continue
+        if not math.isfinite(value):
+            raise InputError(None, f"--{option} {value} is not a finite number", fix)
         if value < 1.0:
             raise InputError(None, f"--{option} {value} is below 1.0", fix)
         setattr(predictor.model.config, option, value)

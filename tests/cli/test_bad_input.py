@@ -170,3 +170,11 @@ def test_decoding_factor_below_one_is_refused(tmp_path, option):
     result = run_cli("name", LS, option, "0.5", "--format", "json", "-o", str(output))
     assert_clean_failure(result, f"{option} 0.5 is below 1.0")
     assert not output.exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_decoding_factor_must_be_finite(tmp_path, value):
+    output = tmp_path / "names.json"
+    result = run_cli("name", LS, "--name_start_guidance", value, "--format", "json", "-o", str(output))
+    assert_clean_failure(result, "is not a finite number")
+    assert not output.exists()

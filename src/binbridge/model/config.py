@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,11 @@ class PromptConfig:
                  "must be true or false")
 
 
+def is_decoding_factor(value: Any) -> bool:
+    """True for a finite number >= 1.0 (booleans are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 1.0
+
+
 @dataclass
 class BinbridgeConfig:
     """Whole-model configuration, saved as ``binbridge_config.json`` beside the weights."""
@@ -216,15 +222,12 @@ class BinbridgeConfig:
     name_start_guidance: float = 1.0
 
     def __post_init__(self) -> None:
-        ok = isinstance(self.repetition_penalty, (int, float)) and self.repetition_penalty >= 1.0
-        _require("BinbridgeConfig", "repetition_penalty", self.repetition_penalty, ok, "must be a number >= 1.0")
         _require("BinbridgeConfig", "prompt_norm", self.prompt_norm, self.prompt_norm in ("batch", "none"),
                  "must be batch or none")
         _unit_interval("BinbridgeConfig", "guidance_dropout", self.guidance_dropout)
-        ok = isinstance(self.guidance_scale, (int, float)) and self.guidance_scale >= 1.0
-        _require("BinbridgeConfig", "guidance_scale", self.guidance_scale, ok, "must be a number >= 1.0")
-        ok = isinstance(self.name_start_guidance, (int, float)) and self.name_start_guidance >= 1.0
-        _require("BinbridgeConfig", "name_start_guidance", self.name_start_guidance, ok, "must be a number >= 1.0")
+        for key in ("repetition_penalty", "guidance_scale", "name_start_guidance"):
+            value = getattr(self, key)
+            _require("BinbridgeConfig", key, value, is_decoding_factor(value), "must be a finite number >= 1.0")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
