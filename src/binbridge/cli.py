@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 import warnings
@@ -105,18 +104,11 @@ def _predictor(args: argparse.Namespace):
 
     _quiet_transformers()
     predictor = NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads)
-    decoding = {"guidance_scale": "use 1.0 for plain greedy decoding or a larger value for guidance",
-                "repetition_penalty": "use 1.0 to turn the penalty off or a larger value, such as 1.5",
-                "name_start_guidance": "use 1.0 to turn it off or a larger value, such as 4"}
-    for option, fix in decoding.items():
+    # argparse already checked the values (cli_options._decoding_factor).
+    for option in ("guidance_scale", "repetition_penalty", "name_start_guidance"):
         value = getattr(args, option)
-        if value is None:
-            continue
-        if not math.isfinite(value):
-            raise InputError(None, f"--{option} {value} is not a finite number", fix)
-        if value < 1.0:
-            raise InputError(None, f"--{option} {value} is below 1.0", fix)
-        setattr(predictor.model.config, option, value)
+        if value is not None:
+            setattr(predictor.model.config, option, value)
     return predictor
 
 

@@ -7,6 +7,7 @@ Flag names follow the original design (``--train_data``, ``--model_path``,
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 
@@ -40,14 +41,34 @@ def _learning_rate(text: str) -> float:
     return value
 
 
+def _decoding_factor(text: str) -> float:
+    """Parse a decoding factor here, so that a bad value fails before any model loads."""
+    from binbridge.model.config import MAX_DECODING_FACTOR
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}; use 1.0 to turn it off") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number; use 1.0 to turn it off")
+    if value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is below 1.0; use 1.0 to turn it off")
+    if value > MAX_DECODING_FACTOR:
+        raise argparse.ArgumentTypeError(f"{text} is above {MAX_DECODING_FACTOR:g}; values past a few dozen "
+                                         "change nothing more")
+    return value
+
+
 def _add_decoding_arguments(parser: argparse.ArgumentParser, *, default: str) -> None:
-    parser.add_argument("--guidance_scale", type=float,
-                        help=f"classifier-free guidance scale at decoding, >= 1.0, {default}")
-    parser.add_argument("--repetition_penalty", type=float,
-                        help=f"factor >= 1.0 that makes tokens already written in a name less likely, {default}")
-    parser.add_argument("--name_start_guidance", type=float,
-                        help="factor >= 1.0 that weighs a name's first token against the names any function "
-                             f"would get, {default}")
+    parser.add_argument("--guidance_scale", type=_decoding_factor,
+                        help=f"classifier-free guidance: 1.0 to 1000, larger values follow the function's own "
+                             f"evidence more and run the decoder twice ({default})")
+    parser.add_argument("--repetition_penalty", type=_decoding_factor,
+                        help=f"1.0 to 1000: makes tokens already written in a name less likely ({default})")
+    parser.add_argument("--name_start_guidance", type=_decoding_factor,
+                        help="1.0 to 1000: weighs a name's first token against the decoder's prior for no "
+                             "function, so that generic first words such as 'init' stop winning by default; "
+                             f"the embedded model uses 6 ({default})")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +103,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_input_tokens", type=_positive_int,
                         help="assembly tokens kept per function, the rest is cut (tiny 512, paper 16384)")
     parser.add_argument("--init_bridge", help="model folder whose Q-Former and projection weights start training")
-    _add_decoding_arguments(parser, default="saved with the model (default 1.0: off)")
+    _add_decoding_arguments(parser, default="saved with the model; default 1.0: off")
     parser.add_argument("--keep_project_prefixes", action="store_true",
                         help="train on names with their project's namespace prefix (png_, gcry_); by default "
                              "the prefix most of a project's names share is removed, since no code shows it")
@@ -119,7 +140,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch_size", type=_positive_int, default=32, help="functions per forward pass (default 32)")
     parser.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--show_analysis", action="store_true", help="also output the decoder's analysis text")
-    _add_decoding_arguments(parser, default="(default: the model's saved value; 1.0 turns it off)")
+    _add_decoding_arguments(parser, default="default: the model's saved value; 1.0 turns it off")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")
 

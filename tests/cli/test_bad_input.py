@@ -2,6 +2,7 @@
 
 import shutil
 import struct
+import subprocess
 
 import pytest
 
@@ -165,16 +166,22 @@ def test_usage_errors_are_one_line(args, needle):
 
 
 @pytest.mark.parametrize("option", ["--guidance_scale", "--repetition_penalty", "--name_start_guidance"])
-def test_decoding_factor_below_one_is_refused(tmp_path, option):
+@pytest.mark.parametrize("value, needle", [("0.5", "0.5 is below 1.0"), ("nan", "nan is not a finite number"),
+                                           ("inf", "inf is not a finite number"), ("1e308", "1e308 is above 1000")])
+def test_bad_decoding_factor_is_refused(tmp_path, option, value, needle):
     output = tmp_path / "names.json"
-    result = run_cli("name", LS, option, "0.5", "--format", "json", "-o", str(output))
-    assert_clean_failure(result, f"{option} 0.5 is below 1.0")
+    result = run_cli("name", LS, f"{option}={value}", "--format", "json", "-o", str(output))
+    assert_clean_failure(result, f"{option}: {needle}")
     assert not output.exists()
 
 
-@pytest.mark.parametrize("value", ["nan", "inf"])
-def test_decoding_factor_must_be_finite(tmp_path, value):
+def test_bad_decoding_factor_is_refused_without_a_model(tmp_path, gcc):
+    # Every function of an unstripped binary has a symbol, so no model loads; the value is still checked.
+    binary = tmp_path / "prog"
+    source = tmp_path / "prog.c"
+    source.write_text(SAMPLE_PROGRAM)
+    subprocess.run([gcc, "-O1", "-o", str(binary), str(source)], check=True)
     output = tmp_path / "names.json"
-    result = run_cli("name", LS, "--name_start_guidance", value, "--format", "json", "-o", str(output))
-    assert_clean_failure(result, "is not a finite number")
+    result = run_cli("name", str(binary), "--name_start_guidance", "0.5", "--format", "json", "-o", str(output))
+    assert_clean_failure(result, "0.5 is below 1.0")
     assert not output.exists()

@@ -187,9 +187,16 @@ class PromptConfig:
                  "must be true or false")
 
 
+# Decoding factors far above this overflow float32 scores (about 3.4e38) into inf and nan;
+# any value past a few dozen already acts as "always".
+MAX_DECODING_FACTOR = 1000.0
+DECODING_FACTOR_RULE = f"must be a finite number from 1.0 to {MAX_DECODING_FACTOR:g}"
+
+
 def is_decoding_factor(value: Any) -> bool:
-    """True for a finite number >= 1.0 (booleans are not numbers here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 1.0
+    """True for a number in [1.0, MAX_DECODING_FACTOR] (booleans are not numbers here)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and 1.0 <= value <= MAX_DECODING_FACTOR)
 
 
 @dataclass
@@ -227,7 +234,7 @@ class BinbridgeConfig:
         _unit_interval("BinbridgeConfig", "guidance_dropout", self.guidance_dropout)
         for key in ("repetition_penalty", "guidance_scale", "name_start_guidance"):
             value = getattr(self, key)
-            _require("BinbridgeConfig", key, value, is_decoding_factor(value), "must be a finite number >= 1.0")
+            _require("BinbridgeConfig", key, value, is_decoding_factor(value), DECODING_FACTOR_RULE)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from binbridge.errors import ConfigError
-from binbridge.model.config import is_decoding_factor
+from binbridge.model.config import DECODING_FACTOR_RULE, is_decoding_factor
 from binbridge.model.presets import PRESET_NAMES
 
 PRECISIONS = ("bf16", "fp32")
@@ -67,7 +67,7 @@ class TrainingArguments:
         for key in ("guidance_scale", "repetition_penalty", "name_start_guidance"):
             value = getattr(self, key)
             if value is not None and not is_decoding_factor(value):
-                raise ConfigError(name, key, value, "must be a finite number >= 1.0")
+                raise ConfigError(name, key, value, DECODING_FACTOR_RULE)
         if not 0 <= self.seed < 2**32:
             raise ConfigError(name, "seed", self.seed, "must be in [0, 2**32)")
         if not isinstance(self.eval_steps, int) or self.eval_steps < 0:
