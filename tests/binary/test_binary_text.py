@@ -82,3 +82,18 @@ def test_labels_are_relative_to_each_function() -> None:
 def test_empty_text_gives_empty_result() -> None:
     assert normalize_assembly_text("") == ""
     assert normalize_assembly_text("\n\n   \n") == ""
+
+
+@pytest.mark.parametrize("kind", ["object", "stripped_pie"])
+def test_normalised_assembly_pasted_back_is_unchanged(sample: SampleBuild, kind: str) -> None:
+    # A dataset's assembly column pasted into `infer --interactive` must name the same function.
+    functions = list(iter_functions(getattr(sample, kind)))
+    assert functions
+    for function in functions:
+        assert normalize_assembly_text(function.assembly) == function.assembly, function.address
+
+
+def test_own_tokens_are_kept() -> None:
+    text = "\n".join(["mov rax, qword ptr [rip + DATA]", "mov rbx, qword ptr [rip + <stdout>]", "je .L3",
+                      'lea rdi, [rip + "usage: %s"]', "call FUNC", "call <puts>", "ret"])
+    assert normalize_assembly_text(text) == text

@@ -34,6 +34,12 @@ _NUMBER = re.compile(r"^-?(?:0x[0-9a-f]+|\d+)$")
 _REGISTER = re.compile(r"^(?:[re]?[a-d]x|[re]?[sd]il?|[re]?[sb]pl?|[a-d][lh]|r\d+[dwb]?|[re]?ip|[xyz]mm\d+|st\(?\d?\)?|k[0-7])$")
 _REGISTER_32 = re.compile(r",\s*(?:e[a-d]x|e[sd]i|e[sb]p|r\d+d)$")
 _SYMBOL_TARGET = re.compile(r"^([.\w$]+)(?:@(\w+))?$")
+# The normaliser's own tokens, so that its output pasted back (a dataset's assembly column)
+# comes out unchanged: placeholders, <import> names and .L<k> labels (k = instruction index).
+_OWN_PLACEHOLDERS = frozenset({"DATA", "FUNC", "ADDR"})
+_OWN_IMPORT = re.compile(r"^<[^<>\s]+>$")
+_OWN_LABEL = re.compile(r"^\.L\d+$")
+_OWN_STRING_OPERAND = re.compile(r'^(?:\w+ ptr )?(?:[c-gs]s:)?\[rip \+ "(?:[^"\\]|\\.)*"\]$')
 _NUMERIC_TARGET = re.compile(r"^(?:0x)?([0-9a-f]+)(?:\s+<([^>]+)>)?$")
 _ANNOTATED_NAME = re.compile(r"<([^>+]+@[^>]+)>")
 
@@ -145,6 +151,8 @@ class _LineRenderer:
 
     def symbol_text(self, symbol: str, relocation: str | None, code_context: bool) -> str:
         """Print a symbol reference: quoted string, .L label, local token or guessed import."""
+        if symbol in _OWN_PLACEHOLDERS or _OWN_IMPORT.match(symbol):
+            return symbol
         if symbol in self.program.strings:
             return quote_string(self.program.strings[symbol])
         if symbol in self.program.function_names or symbol.startswith(".L"):
@@ -169,6 +177,8 @@ class _LineRenderer:
                 return import_text(symbol)
             if not is_call and symbol in self.function.labels:
                 return f".L{self.function.labels[symbol]}"
+            if not is_call and _OWN_LABEL.match(symbol) and not self.function.labels:
+                return symbol  # normalised text: .L<k> already names the k-th instruction
             return "FUNC"
         return None
 
@@ -217,6 +227,8 @@ class _LineRenderer:
 
     def operand(self, operand: str, comment: str) -> str:
         operand = _SIZE_PTR.sub(lambda match: match.group().lower(), operand)
+        if _OWN_STRING_OPERAND.match(operand):
+            return operand  # the normaliser's quoted string reference, pasted back
         if "[" in operand:
             return self.memory(operand, comment)
         bare = _BARE_SEGMENT.match(operand)
