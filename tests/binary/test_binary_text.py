@@ -95,5 +95,6 @@ def test_normalised_assembly_pasted_back_is_unchanged(sample: SampleBuild, kind:
 
 def test_own_tokens_are_kept() -> None:
     text = "\n".join(["mov rax, qword ptr [rip + DATA]", "mov rbx, qword ptr [rip + <stdout>]", "je .L3",
-                      'lea rdi, [rip + "usage: %s"]', "call FUNC", "call <puts>", "ret"])
+                      'lea rdi, [rip + "usage: %s"]', 'lea rsi, [rip + "  -a, --all  # x; y"]', "call FUNC",
+                      "call <puts>", "ret"])
     assert normalize_assembly_text(text) == text

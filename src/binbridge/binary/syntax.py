@@ -39,6 +39,7 @@ _SYMBOL_TARGET = re.compile(r"^([.\w$]+)(?:@(\w+))?$")
 _OWN_PLACEHOLDERS = frozenset({"DATA", "FUNC", "ADDR"})
 _OWN_IMPORT = re.compile(r"^<[^<>\s]+>$")
 _OWN_LABEL = re.compile(r"^\.L\d+$")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _OWN_STRING_OPERAND = re.compile(r'^(?:\w+ ptr )?(?:[c-gs]s:)?\[rip \+ "(?:[^"\\]|\\.)*"\]$')
 _NUMERIC_TARGET = re.compile(r"^(?:0x)?([0-9a-f]+)(?:\s+<([^>]+)>)?$")
 _ANNOTATED_NAME = re.compile(r"<([^>+]+@[^>]+)>")
@@ -92,6 +93,24 @@ def _split_operands(text: str) -> list[str]:
     return operands
 
 
+def _protect_strings(line: str) -> tuple[str, list[str]]:
+    """Put a NUL-delimited index in place of each quoted string (the normaliser's string references).
+
+    The spaces, '#' and ';' inside a string then survive comment and word splitting.
+    """
+    strings: list[str] = []
+
+    def hide(match: re.Match) -> str:
+        strings.append(match.group())
+        return f"\0{len(strings) - 1}\0"
+
+    return _QUOTED.sub(hide, line), strings
+
+
+def _restore_strings(text: str, strings: list[str]) -> str:
+    return re.sub(r"\x00(\d+)\x00", lambda match: strings[int(match.group(1))], text)
+
+
 def _parse(lines: list[str]) -> _Program:
     """Split text into functions at objdump headers and at labels that do not start with ".L"."""
     program = _Program()
@@ -124,6 +143,7 @@ def _parse(lines: list[str]) -> _Program:
             if string and last_label is not None:
                 program.strings[last_label] = codecs.decode(string.group(1), "unicode_escape")
             continue
+        line, strings = _protect_strings(line)
         comment = ""
         for marker in ("#", ";"):
             if marker in line:
@@ -140,7 +160,8 @@ def _parse(lines: list[str]) -> _Program:
             mnemonic_words.append(words.pop(0).lower())
         if address is not None:
             function.addresses[address] = len(function.instructions)
-        function.instructions.append(_Instruction(address, " ".join(mnemonic_words), " ".join(words), comment))
+        operands = _restore_strings(" ".join(words), strings)
+        function.instructions.append(_Instruction(address, " ".join(mnemonic_words), operands, comment))
     return program
 
 
