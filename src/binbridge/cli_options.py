@@ -54,8 +54,8 @@ def _decoding_factor(text: str) -> float:
     if value < 1.0:
         raise argparse.ArgumentTypeError(f"{text} is below 1.0; use 1.0 to turn it off")
     if value > MAX_DECODING_FACTOR:
-        raise argparse.ArgumentTypeError(f"{text} is above {MAX_DECODING_FACTOR:g}; values past a few dozen "
-                                         "change nothing more")
+        raise argparse.ArgumentTypeError(f"{text} is above {MAX_DECODING_FACTOR:g}; use a value from 1.0 to "
+                                         f"{MAX_DECODING_FACTOR:g}")
     return value
 
 

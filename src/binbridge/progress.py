@@ -1,7 +1,7 @@
 """Progress bars that cost nothing when they are off.
 
 Importing tqdm takes about 0.1 s (it loads asyncio and importlib.metadata), a
-sixth of extracting a large archive, so it is imported only for a bar that shows.
+tenth of extracting a large archive, so it is imported only for a bar that shows.
 """
 
 from __future__ import annotations

@@ -168,15 +168,15 @@ def test_usage_errors_are_one_line(args, needle):
 @pytest.mark.parametrize("option", ["--guidance_scale", "--repetition_penalty", "--name_start_guidance"])
 @pytest.mark.parametrize("value, needle", [("0.5", "0.5 is below 1.0"), ("nan", "nan is not a finite number"),
                                            ("inf", "inf is not a finite number"), ("1e308", "1e308 is above 1000")])
-def test_bad_decoding_factor_is_refused(tmp_path, option, value, needle):
+def test_bad_decoding_factor_rejected(tmp_path, option, value, needle):
     output = tmp_path / "names.json"
     result = run_cli("name", LS, f"{option}={value}", "--format", "json", "-o", str(output))
     assert_clean_failure(result, f"{option}: {needle}")
     assert not output.exists()
 
 
-def test_bad_decoding_factor_is_refused_without_a_model(tmp_path, gcc):
-    # Every function of an unstripped binary has a symbol, so no model loads; the value is still checked.
+def test_bad_decoding_factor_without_model(tmp_path, gcc):
+    # Every function of an unstripped binary has a symbol, so no model loads. The value is still checked.
     binary = tmp_path / "prog"
     source = tmp_path / "prog.c"
     source.write_text(SAMPLE_PROGRAM)

@@ -35,7 +35,7 @@ def dbg_entry(project: str, runtime_version: str) -> dict:
             "runtime_packages": [{"package": f"lib{project}1", "version": runtime_version}]}
 
 
-def test_dbg_groups_install_apart_and_pin_runtime_versions(tmp_path: Path, monkeypatch):
+def test_dbg_groups_install_separately(tmp_path: Path, monkeypatch):
     data = base_manifest(Path("/nonexistent/lib"), [{"package": "libalpha-dev", "version": "1.0",
                                                     "libraries": [{"file": "libalpha.a", "project": "alpha"}]}])
     data["sources"]["dbg"] = [dbg_entry("good", "2.0"), dbg_entry("bad", "3.0")]
@@ -43,7 +43,7 @@ def test_dbg_groups_install_apart_and_pin_runtime_versions(tmp_path: Path, monke
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(data))
     manifest = load_manifest(path)
-    # libalpha-dev stays at its other version; libgood1 must move to the -dbg version.
+    # libalpha-dev stays at its other version. libgood1 must move to the -dbg version.
     fake = FakeApt({"libalpha-dev": "0.9", "libgood1": "1.9"}, broken={"bad-dbg"})
     monkeypatch.setattr(apt, "installed_version", fake.installed_version)
     monkeypatch.setattr(apt, "install_packages", fake.install_packages)

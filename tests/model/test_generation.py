@@ -84,7 +84,7 @@ def test_name_start_guidance_rows_at_name_start():
     # The prior gives token 0 probability 0.9; this function gives token 1 four times its prior.
     prior = NameStartPrior(marker_ids=[7, 8], log_probs=torch.tensor([0.9, 0.1]).log())
     scores = torch.tensor([[0.6, 0.4], [0.6, 0.4]]).log()  # [B=2, V=2]
-    written = [torch.tensor([7, 5]), torch.tensor([8, 8])]  # row 0 just wrote the marker, row 1 did not
+    written = [torch.tensor([7, 5]), torch.tensor([8, 8])]  # Row 0 just wrote the marker, row 1 did not.
     guided = guide_name_start(scores, written, prior, scale=4.0)
     # Row 0: log 0.6 + 3 (log 0.6 - log 0.9) = -1.727 against log 0.4 + 3 (log 0.4 - log 0.1) = 3.243.
     assert torch.allclose(guided[0], torch.tensor([-1.7274, 3.2426]), atol=1e-3)
@@ -97,7 +97,7 @@ def test_name_start_guidance_partial_marker():
     assert torch.equal(guide_name_start(scores, [torch.tensor([8])], prior, scale=4.0), scores)
 
 
-def test_name_marker_ids_start_every_encoded_name(tiny_components):
+def test_marker_ids_start_encoded_names(tiny_components):
     model = make_model(tiny_components).eval()
     marker_ids = model._name_marker_ids()
     assert marker_ids

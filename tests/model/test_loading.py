@@ -192,7 +192,7 @@ def test_invalid_saved_field_names_the_config_file(tmp_path):
 
 
 @pytest.mark.parametrize("value", [True, "6", 0.5, float("nan"), float("inf")])
-def test_saved_decoding_factor_must_be_a_finite_number(tmp_path, value):
+def test_saved_decoding_factor_invalid(tmp_path, value):
     data = BinbridgeConfig().to_dict()
     data["name_start_guidance"] = value
     (tmp_path / "binbridge_config.json").write_text(json.dumps(data))  # NaN and Infinity as JSON literals

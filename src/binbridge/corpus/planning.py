@@ -68,7 +68,8 @@ def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str 
     Other packages at other versions are kept and logged, and the lock records
     the version that was used.
     """
-    groups: list[tuple[dict[str, str], bool]] = []  # (package -> version, pin installed ones too)
+    # Each group maps package -> version, with a flag: also move installed packages to that version.
+    groups: list[tuple[dict[str, str], bool]] = []
     if "libs" in config.sources:
         groups.append(({package.package: package.version for package in manifest.libraries}, False))
     if "dbg" in config.sources:
@@ -80,15 +81,15 @@ def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str 
     versions = {package: apt.installed_version(package) for package in requested}
     if config.apt_install:
         for group, pinned in groups:
-            wanted = [(package, version) for package, version in group.items()
-                      if versions[package] is None or (pinned and versions[package] != version)]
-            if not wanted:
+            to_install = [(package, version) for package, version in group.items()
+                          if versions[package] is None or (pinned and versions[package] != version)]
+            if not to_install:
                 continue
             try:
-                apt.install_packages(wanted)
+                apt.install_packages(to_install)
             except CommandError as error:
                 logger.error("apt-get install failed, so these packages stay as they were: %s", error)
-            versions.update({package: apt.installed_version(package) for package, _ in wanted})
+            versions.update({package: apt.installed_version(package) for package, _ in to_install})
     for package, version in versions.items():
         if version is None:
             logger.warning("Debian package %s is not installed (manifest version %s)%s", package, requested[package],

@@ -34,9 +34,10 @@ class GeneratedName:
 
 @dataclass
 class NameStartPrior:
-    """The decoder's first name token for the null prompt: the prior of ``name_start_guidance``.
+    """Prior of ``name_start_guidance``: the decoder's first-name-token distribution for the null prompt.
 
-    ``marker_ids`` are the tokens of the name marker."""
+    ``marker_ids`` are the tokens of the name marker.
+    """
 
     marker_ids: list[int]
     log_probs: torch.Tensor  # [V]
@@ -44,11 +45,11 @@ class NameStartPrior:
 
 def guide_name_start(scores: torch.Tensor, tokens: list[torch.Tensor], prior: NameStartPrior,
                      scale: float) -> torch.Tensor:
-    """Rows whose last tokens are the name marker score their first name token against the prior.
+    """Score the first name token of rows that just wrote the name marker against the prior.
 
-    scores: [B, V] log-probabilities; tokens: the [B] tensors written so far. Those rows get
-    cond + (scale - 1) * (cond - prior). Names that fit every function ("init") lose their
-    head start. The other rows are returned unchanged.
+    ``scores`` are [B, V] log-probabilities and ``tokens`` the [B] tensors written so far.
+    Those rows get cond + (scale - 1) * (cond - prior). Names that fit every function ("init")
+    then lose their head start, and the other rows are returned unchanged.
     """
     m = len(prior.marker_ids)
     if len(tokens) < m or m == 0:
@@ -189,7 +190,7 @@ class BinbridgeModel(nn.Module):
         return PaddedInstructions(embeddings, mask, lengths=mask.sum(dim=1))
 
     def _name_marker_ids(self) -> list[int]:
-        """Tokens of the name marker as training wrote it (the shared start of two encoded names)."""
+        """Return the tokens of the name marker as training wrote it (the shared start of two encoded names)."""
         tokenizer, marker = self.decoder_tokenizer, self.config.prompt.name_marker
         first = tokenizer.encode(f"{marker} a", add_special_tokens=False)
         second = tokenizer.encode(f"{marker} b", add_special_tokens=False)
@@ -199,7 +200,7 @@ class BinbridgeModel(nn.Module):
         return first[:shared]
 
     def _name_start_prior(self) -> NameStartPrior:
-        """Run the null prompt, the bare instruction (no hints) and the name marker: one row."""
+        """Compute the prior from one row: null prompt, bare instruction (no hints) and name marker."""
         marker_ids = self._name_marker_ids()
         ids = torch.tensor([instruction_ids(self.decoder_tokenizer, self.config.prompt) + marker_ids])  # [1, P0]
         text = self.language_model.get_input_embeddings()(ids)  # [1, P0, H]

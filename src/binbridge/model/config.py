@@ -187,14 +187,14 @@ class PromptConfig:
                  "must be true or false")
 
 
-# Decoding factors far above this overflow float32 scores (about 3.4e38) into inf and nan;
-# any value past a few dozen already acts as "always".
+# Upper limit of decoding factors. Values near float32's maximum (about 3.4e38) turn the scores
+# into inf and nan, so the limit keeps well below it.
 MAX_DECODING_FACTOR = 1000.0
 DECODING_FACTOR_RULE = f"must be a finite number from 1.0 to {MAX_DECODING_FACTOR:g}"
 
 
 def is_decoding_factor(value: Any) -> bool:
-    """True for a number in [1.0, MAX_DECODING_FACTOR] (booleans are not numbers here)."""
+    """Return True for a number in [1.0, MAX_DECODING_FACTOR]. Booleans do not count as numbers."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             and 1.0 <= value <= MAX_DECODING_FACTOR)
 
