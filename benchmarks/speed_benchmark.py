@@ -3,7 +3,7 @@
 
 Usage:
     python benchmarks/speed_benchmark.py extract [ARCHIVE]      # default libcrypto.a
-    python benchmarks/speed_benchmark.py name [BINARY]          # default the stripped GNU as (775 functions)
+    python benchmarks/speed_benchmark.py name [BINARY]          # default the stripped GNU as (775 functions), best of 3
     python benchmarks/speed_benchmark.py memory BINARY          # peak RSS of `binbridge name`
 
 Each mode runs the real CLI in a subprocess, so model loading and process start are included.
@@ -41,12 +41,15 @@ def bench_extract(archive: str) -> None:
                       "binbridge_s": round(ours, 3), "ratio": round(ours / objdump, 2), "rows": rows}))
 
 
-def bench_name(binary: str) -> None:
+def bench_name(binary: str, runs: int = 3) -> None:
+    """Best of ``runs`` whole CLI runs; the machine's speed varies by 20% from run to run."""
     with tempfile.TemporaryDirectory() as folder:
         output = f"{folder}/names.json"
-        seconds = timed([*BINBRIDGE, "name", binary, "--format", "json", "-o", output])
+        times = [timed([*BINBRIDGE, "name", binary, "--format", "json", "-o", output]) for _ in range(runs)]
         functions = len(json.loads(Path(output).read_text())["functions"])
+    seconds = min(times)
     print(json.dumps({"mode": "name", "input": binary, "functions": functions, "seconds": round(seconds, 2),
+                      "all_seconds": [round(t, 2) for t in times],
                       "functions_per_second": round(functions / seconds, 1)}))
 
 

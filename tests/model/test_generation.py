@@ -1,5 +1,6 @@
 """Greedy decoding with and without classifier-free guidance, and prompt dropout in training."""
 
+import pytest
 import torch
 
 from binbridge.model.binbridge import NameStartPrior, guide_name_start
@@ -84,7 +85,7 @@ def test_name_start_guidance_rows_at_name_start():
     # The prior gives token 0 probability 0.9; this function gives token 1 four times its prior.
     prior = NameStartPrior(marker_ids=[7, 8], log_probs=torch.tensor([0.9, 0.1]).log())
     scores = torch.tensor([[0.6, 0.4], [0.6, 0.4]]).log()  # [B=2, V=2]
-    written = [torch.tensor([7, 5]), torch.tensor([8, 8])]  # Row 0 just wrote the marker, row 1 did not.
+    written = torch.tensor([[7, 8], [5, 8]])  # [B, t]: row 0 just wrote the marker, row 1 did not.
     guided = guide_name_start(scores, written, prior, scale=4.0)
     # Row 0: log 0.6 + 3 (log 0.6 - log 0.9) = -1.727 against log 0.4 + 3 (log 0.4 - log 0.1) = 3.243.
     assert torch.allclose(guided[0], torch.tensor([-1.7274, 3.2426]), atol=1e-3)
@@ -94,7 +95,7 @@ def test_name_start_guidance_rows_at_name_start():
 def test_name_start_guidance_partial_marker():
     prior = NameStartPrior(marker_ids=[7, 8], log_probs=torch.tensor([0.9, 0.1]).log())
     scores = torch.tensor([[0.6, 0.4]]).log()
-    assert torch.equal(guide_name_start(scores, [torch.tensor([8])], prior, scale=4.0), scores)
+    assert torch.equal(guide_name_start(scores, torch.tensor([[8]]), prior, scale=4.0), scores)
 
 
 def test_marker_ids_start_encoded_names(tiny_components):
@@ -109,8 +110,9 @@ def test_marker_ids_start_encoded_names(tiny_components):
 
 def test_name_start_prior_is_a_distribution(tiny_components):
     model = make_model(tiny_components).eval()
-    with torch.no_grad():
-        prior = model._name_start_prior()
+    assert model.name_start_prior() is None, "guidance 1 is off"
+    model.config.name_start_guidance = 4.0
+    prior = model.name_start_prior()
     assert prior.log_probs.shape == (model.language_model.config.vocab_size,)
     assert abs(float(prior.log_probs.exp().sum()) - 1.0) < 1e-4
 
@@ -125,3 +127,29 @@ def test_name_start_guidance_one_is_plain_greedy(tiny_components):
     assert len(guided) == 2
     model.config.name_start_guidance = 1.0
     assert [r.raw_text for r in model.generate(features, mask, max_new_tokens=6)] == plain
+
+
+def _decoded_rows(model, prompt, instructions, steps):
+    generated = model.generate_from_prompts(prompt, instructions, max_new_tokens=steps)
+    return [model.decoder_tokenizer.encode(g.raw_text, add_special_tokens=False) for g in generated]
+
+
+@pytest.mark.parametrize("guidance_scale", [1.0, 3.0])
+def test_rows_that_finish_early_leave_the_batch_unchanged(tiny_components, guidance_scale):
+    torch.manual_seed(0)
+    model = make_model(tiny_components, repetition_penalty=1000.0, guidance_scale=guidance_scale).eval()
+    H = model.language_model.config.hidden_size
+    prompt = torch.randn(3, 8, H) * 20  # [B, Q, H], far apart so that the rows write different tokens
+    instructions = model.instruction_ids([None] * 3)
+    before = _decoded_rows(model, prompt, instructions, 8)
+    # Make a token that only row 0 writes the end-of-sequence token: row 0 then stops early
+    # and leaves the batch, while rows 1 and 2 go on.
+    step, stop = next((i, token) for i, token in enumerate(before[0])
+                      if i > 0 and all(token not in row for row in before[1:]))
+    model.decoder_tokenizer.eos_token = model.decoder_tokenizer.convert_ids_to_tokens(stop)
+    assert model.decoder_tokenizer.eos_token_id == stop
+    together = _decoded_rows(model, prompt, instructions, 8)
+    alone = [_decoded_rows(model, prompt[i:i + 1], instructions[i:i + 1], 8)[0] for i in range(3)]
+    assert together[0] == before[0][:step + 1], "row 0 stops at the new end-of-sequence token"
+    assert together[1:] == before[1:]
+    assert together == alone

@@ -43,18 +43,18 @@ class NameStartPrior:
     log_probs: torch.Tensor  # [V]
 
 
-def guide_name_start(scores: torch.Tensor, tokens: list[torch.Tensor], prior: NameStartPrior,
+def guide_name_start(scores: torch.Tensor, history: torch.Tensor, prior: NameStartPrior,
                      scale: float) -> torch.Tensor:
     """Score the first name token of rows that just wrote the name marker against the prior.
 
-    ``scores`` are [B, V] log-probabilities and ``tokens`` the [B] tensors written so far.
+    ``scores`` are [B, V] log-probabilities and ``history`` the [B, t] tokens written so far.
     Those rows get cond + (scale - 1) * (cond - prior). Names that fit every function ("init")
     then lose their head start, and the other rows are returned unchanged.
     """
     m = len(prior.marker_ids)
-    if len(tokens) < m or m == 0:
+    if history.shape[1] < m or m == 0:
         return scores
-    recent = torch.stack(tokens[len(tokens) - m:], dim=1)  # m x [B] -> [B, m]
+    recent = history[:, -m:]  # [B, m]
     at_start = (recent == torch.tensor(prior.marker_ids)).all(dim=1, keepdim=True)  # [B, 1]
     return torch.where(at_start, scores + (scale - 1.0) * (scores - prior.log_probs), scores)  # [B, V]
 
@@ -167,18 +167,17 @@ class BinbridgeModel(nn.Module):
             budget += prompt.max_analysis_tokens
         return budget
 
-    def _instruction_embeddings(self, rows: int, assemblies: Sequence[str] | None) -> "PaddedInstructions":
-        """Embed each row's instruction (with its hints), padded on the left to a common length P.
+    def instruction_ids(self, assemblies: Sequence[str | None]) -> list[list[int]]:
+        """Return each row's instruction tokens, with the context hints of its assembly when the model uses them."""
+        return [instruction_ids(self.decoder_tokenizer, self.config.prompt, assembly) for assembly in assemblies]
 
-        Rows past len(assemblies), which are the guidance copies, repeat the first len(assemblies) rows.
+    def _instruction_embeddings(self, rows: int, per_row: list[list[int]]) -> "PaddedInstructions":
+        """Embed the instructions, padded on the left to a common length P.
+
+        Rows past len(per_row), which are the guidance copies, repeat the first len(per_row) rows.
         """
         tokenizer = self.decoder_tokenizer
-        prompt = self.config.prompt
-        if assemblies is None:
-            per_row = [instruction_ids(tokenizer, prompt)] * rows
-        else:
-            own = [instruction_ids(tokenizer, prompt, assembly) for assembly in assemblies]
-            per_row = [own[i % len(own)] for i in range(rows)]
+        per_row = [per_row[i % len(per_row)] for i in range(rows)]
         P = max(len(ids) for ids in per_row)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         ids = torch.full((rows, P), pad, dtype=torch.long)  # [rows, P]
@@ -199,8 +198,16 @@ class BinbridgeModel(nn.Module):
             shared += 1
         return first[:shared]
 
-    def _name_start_prior(self) -> NameStartPrior:
-        """Compute the prior from one row: null prompt, bare instruction (no hints) and name marker."""
+    @torch.no_grad()
+    def name_start_prior(self) -> NameStartPrior | None:
+        """Compute the prior of ``name_start_guidance`` (None when it is off).
+
+        One decoder row: null prompt, bare instruction (no hints) and name marker. It depends only
+        on the weights, so callers that decode many batches compute it once and pass it to
+        ``generate_from_prompts``.
+        """
+        if self.config.name_start_guidance == 1.0:
+            return None
         marker_ids = self._name_marker_ids()
         ids = torch.tensor([instruction_ids(self.decoder_tokenizer, self.config.prompt) + marker_ids])  # [1, P0]
         text = self.language_model.get_input_embeddings()(ids)  # [1, P0, H]
@@ -209,22 +216,39 @@ class BinbridgeModel(nn.Module):
         return NameStartPrior(marker_ids, torch.log_softmax(logits.float(), dim=-1))
 
     @torch.no_grad()
+    def inference_prompt(self, features: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
+        """Soft prompts [B, Q, H] of encoder features, computed as at generation time."""
+        # The Q-Former trained under bf16 autocast; a bf16-configured model names under it too.
+        use_bf16 = self.config.decoder.compute_dtype == "bfloat16"
+        with torch.autocast(features.device.type, torch.bfloat16, enabled=use_bf16):
+            return self.soft_prompt(features, feature_mask).float()  # [B, L, De] -> [B, Q, H]
+
+    @torch.no_grad()
     def generate(self, features: torch.Tensor, feature_mask: torch.Tensor, max_new_tokens: int | None = None,
                  assemblies: Sequence[str] | None = None) -> list[GeneratedName]:
-        """Greedy decoding with the KV cache.
+        """Greedy decoding of encoder features [B, L, De].
 
         ``assemblies`` (one normalised text per row) supply the context hints when the model was
-        trained with them. Instructions of different lengths are padded between the soft prompt and
-        the instruction; explicit position ids keep every row's positions as in training.
+        trained with them.
+        """
+        prompt = self.inference_prompt(features, feature_mask)  # [B, Q, H]
+        rows = assemblies if assemblies is not None else [None] * prompt.shape[0]
+        return self.generate_from_prompts(prompt, self.instruction_ids(rows), max_new_tokens=max_new_tokens,
+                                          prior=self.name_start_prior())
+
+    @torch.no_grad()
+    def generate_from_prompts(self, prompt: torch.Tensor, instructions: list[list[int]], *,
+                              max_new_tokens: int | None = None,
+                              prior: NameStartPrior | None = None) -> list[GeneratedName]:
+        """Greedy decoding with the KV cache from soft prompts [B, Q, H] and each row's instruction tokens.
+
+        Instructions of different lengths are padded between the soft prompt and the instruction;
+        explicit position ids keep every row's positions as in training. ``prior`` is
+        ``name_start_prior()``, needed when ``name_start_guidance`` is on.
         """
         tokenizer = self.decoder_tokenizer
         lm = self.language_model
         limit = max_new_tokens or self.max_new_tokens()
-
-        # The Q-Former trained under bf16 autocast; a bf16-configured model names under it too.
-        use_bf16 = self.config.decoder.compute_dtype == "bfloat16"
-        with torch.autocast(features.device.type, torch.bfloat16, enabled=use_bf16):
-            prompt = self.soft_prompt(features, feature_mask).float()  # [B, Q, H]
         B, Q, _ = prompt.shape
         scale = self.config.guidance_scale
         guided = scale != 1.0
@@ -232,10 +256,10 @@ class BinbridgeModel(nn.Module):
             # Rows B..2B-1 carry the null prompt: [B, Q, H] -> [2B, Q, H].
             prompt = torch.cat([prompt, self.null_prompt.expand(B, -1, -1).to(prompt.dtype)], dim=0)
         rows = prompt.shape[0]
-        instructions = self._instruction_embeddings(rows, assemblies)
-        embeddings = torch.cat([prompt.to(instructions.embeddings.dtype), instructions.embeddings], dim=1)
+        padded = self._instruction_embeddings(rows, instructions)
+        embeddings = torch.cat([prompt.to(padded.embeddings.dtype), padded.embeddings], dim=1)
         # [rows, Q, H] + [rows, P, H] -> [rows, Q+P, H]
-        mask = torch.cat([instructions.mask.new_ones(rows, Q), instructions.mask], dim=1)  # [rows, Q+P]
+        mask = torch.cat([padded.mask.new_ones(rows, Q), padded.mask], dim=1)  # [rows, Q+P]
         # Positions count only unmasked tokens, so padding shifts nothing: [rows, Q+P]
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
 
@@ -243,51 +267,70 @@ class BinbridgeModel(nn.Module):
                  logits_to_keep=1)  # logits [rows, 1, V]
         cache = _output_cache(out)
         next_logits = out.logits[:, -1]  # [rows, V]
-        next_position = Q + instructions.lengths  # [rows]
+        next_position = Q + padded.lengths  # [rows]
 
         eos = tokenizer.eos_token_id
-        tokens: list[torch.Tensor] = []
-        log_probs: list[torch.Tensor] = []
-        finished = torch.zeros(B, dtype=torch.bool)
-        penalty = self.config.repetition_penalty
-        generated = torch.zeros(B, next_logits.shape[-1], dtype=torch.bool)  # [B, V]: tokens written so far
         start_scale = self.config.name_start_guidance
-        prior = self._name_start_prior() if start_scale != 1.0 else None
-        for _ in range(limit):
-            step_log_probs = torch.log_softmax(next_logits.float(), dim=-1)  # [rows, V]
-            conditional = step_log_probs[:B]  # [B, V]
-            if guided:
-                # Classifier-free guidance: push the choice away from the unconditional distribution.
-                scores = step_log_probs[B:] + scale * (conditional - step_log_probs[B:])  # [B, V]
-            else:
-                scores = conditional
-            if prior is not None:
-                scores = guide_name_start(scores, tokens, prior, start_scale)
-            if penalty != 1.0:
-                # Log-probabilities are <= 0, so multiplying by the penalty lowers repeated tokens
-                # (guided scores can be positive: those are divided instead).
-                repeated = torch.where(scores > 0, scores / penalty, scores * penalty)
-                scores = torch.where(generated, repeated, scores)
-            best = scores.argmax(dim=-1)  # [B]
-            generated[torch.arange(B), best] = True
-            best_log_prob = conditional.gather(1, best.unsqueeze(1)).squeeze(1)  # [B]
-            best = torch.where(finished, torch.full_like(best, eos), best)
-            tokens.append(best)
-            log_probs.append(torch.where(finished, torch.zeros_like(best_log_prob), best_log_prob))
-            finished |= best == eos
-            if bool(finished.all()):
+        if start_scale != 1.0 and prior is None:
+            prior = self.name_start_prior()
+        out_tokens = torch.full((B, limit), eos, dtype=torch.long)  # [B, limit]; eos once a row is done
+        out_log_probs = torch.zeros(B, limit)  # [B, limit]
+        # Rows that wrote eos leave the batch (and the KV cache), so the steps that wait for the
+        # longest name run on the rows still writing. live: their original row numbers, [b].
+        live = torch.arange(B)
+        history = torch.zeros(B, 0, dtype=torch.long)  # [b, t]: tokens the live rows wrote
+        written = torch.zeros(B, next_logits.shape[-1], dtype=torch.bool)  # [b, V]: for the repetition penalty
+        for step in range(limit):
+            b = live.shape[0]
+            step_log_probs = torch.log_softmax(next_logits.float(), dim=-1)  # [rows, V], rows = b or 2b
+            conditional = step_log_probs[:b]  # [b, V]
+            scores = self._step_scores(step_log_probs, b, history, written, prior)  # [b, V]
+            best = scores.argmax(dim=-1)  # [b]
+            written[torch.arange(b), best] = True
+            out_tokens[live, step] = best
+            out_log_probs[live, step] = conditional.gather(1, best.unsqueeze(1)).squeeze(1)
+            history = torch.cat([history, best.unsqueeze(1)], dim=1)  # [b, t] -> [b, t+1]
+            done = best == eos  # [b]
+            if bool(done.all()):
                 break
+            if bool(done.any()):
+                keep = (~done).nonzero().squeeze(1)  # [b'] positions among the live rows
+                live, history, written, best = live[keep], history[keep], written[keep], best[keep]
+                keep_rows = torch.cat([keep, keep + b]) if guided else keep  # the null-prompt copies too
+                cache.batch_select_indices(keep_rows)
+                mask, next_position = mask[keep_rows], next_position[keep_rows]
             step_input = torch.cat([best, best]) if guided else best  # [rows]
-            mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)  # [rows, Q+P+t] -> [rows, Q+P+t+1]
+            mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)  # [rows, Q+P+t] -> [rows, Q+P+t+1]
             out = lm(input_ids=step_input.unsqueeze(1), attention_mask=mask, position_ids=next_position[:, None],
                      cache=cache, use_cache=True)  # logits [rows, 1, V]
             cache = _output_cache(out)
             next_logits = out.logits[:, -1]
             next_position = next_position + 1
 
-        token_matrix = torch.stack(tokens, dim=1).tolist()  # [B, steps]
-        log_prob_matrix = torch.stack(log_probs, dim=1).tolist()
+        token_matrix = out_tokens.tolist()  # [B, limit]
+        log_prob_matrix = out_log_probs.tolist()
         return [self._decode_row(row, row_log_probs) for row, row_log_probs in zip(token_matrix, log_prob_matrix)]
+
+    def _step_scores(self, step_log_probs: torch.Tensor, b: int, history: torch.Tensor, written: torch.Tensor,
+                     prior: NameStartPrior | None) -> torch.Tensor:
+        """Scores [b, V] that pick the next token, from log-probabilities [b or 2b, V] of the live rows."""
+        conditional = step_log_probs[:b]  # [b, V]
+        scale = self.config.guidance_scale
+        if scale != 1.0:
+            # Classifier-free guidance: push the choice away from the unconditional distribution.
+            unconditional = step_log_probs[b:]  # [b, V]
+            scores = unconditional + scale * (conditional - unconditional)
+        else:
+            scores = conditional
+        if prior is not None:
+            scores = guide_name_start(scores, history, prior, self.config.name_start_guidance)
+        penalty = self.config.repetition_penalty
+        if penalty != 1.0:
+            # Log-probabilities are <= 0, so multiplying by the penalty lowers repeated tokens
+            # (guided scores can be positive: those are divided instead).
+            repeated = torch.where(scores > 0, scores / penalty, scores * penalty)
+            scores = torch.where(written, repeated, scores)
+        return scores
 
     def _decode_row(self, token_ids: list[int], log_probs: list[float]) -> GeneratedName:
         tokenizer = self.decoder_tokenizer

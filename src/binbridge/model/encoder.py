@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from binbridge.model.config import EncoderConfig
+from binbridge.model.fast_attention import use_fused_attention
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class SlidingWindowEncoder(nn.Module):
         self.encoder = encoder
         self.config = config
         self.pad_token_id = pad_token_id
+        use_fused_attention(self.encoder)
         if config.freeze_encoder:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
