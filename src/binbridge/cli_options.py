@@ -137,7 +137,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model_path", help="model folder from 'binbridge train' (default: the embedded model)")
-    parser.add_argument("--batch_size", type=_positive_int, default=32, help="functions per forward pass (default 32)")
+    parser.add_argument("--batch_size", type=_positive_int, default=32,
+                        help="functions per encoder pass; the decoder takes 4 times as many (default 32)")
     parser.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--show_analysis", action="store_true", help="also output the decoder's analysis text")
     _add_decoding_arguments(parser, default="default: the model's saved value; 1.0 turns it off")
