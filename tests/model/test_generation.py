@@ -153,3 +153,20 @@ def test_rows_that_finish_early_leave_the_batch_unchanged(tiny_components, guida
     assert together[0] == before[0][:step + 1], "row 0 stops at the new end-of-sequence token"
     assert together[1:] == before[1:]
     assert together == alone
+
+
+def test_predictor_keeps_input_order_across_batches_and_chunks(tiny_components, monkeypatch):
+    import binbridge.inference.predictor as predictor_module
+    from binbridge.inference.predictor import NamePredictor
+
+    model = make_model(tiny_components, repetition_penalty=1000.0).eval()
+    predictor = NamePredictor(model, batch_size=2, decode_batch_size=3)
+    monkeypatch.setattr(predictor_module, "PROMPT_CHUNK_BATCHES", 2)  # chunks of 6 functions
+    # Lengths and hints differ, so the encoder order, the decoder order and the input order all differ.
+    assemblies = [("push rbp\n" * (i % 5 + 1)) + ("call <getenv>\n" if i % 3 == 0 else "")
+                  + (f'lea rdi, [rip + "word{i}"]\n' if i % 4 == 1 else "") + "ret" for i in range(14)]
+    together = [g.raw_text for g in predictor.predict(assemblies)]
+    alone = [predictor.predict([text])[0].raw_text for text in assemblies]
+    assert len(together) == 14
+    assert together == alone
+    assert predictor.predict([]) == []

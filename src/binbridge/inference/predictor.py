@@ -17,6 +17,9 @@ from binbridge.training.feature_cache import tokenize_assembly
 
 logger = logging.getLogger(__name__)
 
+# predict() holds the soft prompts of this many decoder batches at once.
+PROMPT_CHUNK_BATCHES = 8
+
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
 
 
@@ -71,9 +74,22 @@ class NamePredictor:
     def predict(self, assemblies: Sequence[str], *, show_progress: bool = False) -> list[GeneratedName]:
         """Return one prediction per assembly text, in input order.
 
-        Two passes: the encoder and Q-Former turn length-sorted batches into soft prompts, then the
-        decoder names rows sorted by instruction length, ``decode_batch_size`` at a time. A decoder
-        step costs about the same for 32 rows as for 128, so larger decoder batches take fewer steps.
+        The functions go through in chunks of ``PROMPT_CHUNK_BATCHES`` decoder batches, so memory
+        holds one chunk's soft prompts (64 KB per function for the tiny preset), whatever the input size.
+        """
+        prior = self.model.name_start_prior()
+        chunk = PROMPT_CHUNK_BATCHES * self.decode_batch_size
+        results: list[GeneratedName] = []
+        for start in range(0, len(assemblies), chunk):
+            results += self._predict_chunk(assemblies[start:start + chunk], prior, show_progress)
+        return results
+
+    def _predict_chunk(self, assemblies: Sequence[str], prior, show_progress: bool) -> list[GeneratedName]:
+        """Name one chunk in two passes.
+
+        The encoder and Q-Former turn length-sorted batches into soft prompts. The decoder then
+        names rows sorted by instruction length, ``decode_batch_size`` at a time. A decoder step
+        costs about the same for 32 rows as for 128, so larger decoder batches take fewer steps.
         The hints make instructions differ in length, and sorting keeps their padding small.
         """
         model = self.model
@@ -83,7 +99,6 @@ class NamePredictor:
             prompt = model.inference_prompt(encoded.hidden_states, encoded.attention_mask)  # [B, Q, H]
             for row, index in enumerate(batch):
                 prompts[index] = prompt[row]
-        prior = model.name_start_prior()
         order = sorted(range(len(assemblies)), key=lambda i: len(instructions[i]))
         groups = [order[start:start + self.decode_batch_size]
                   for start in range(0, len(order), self.decode_batch_size)]
@@ -93,7 +108,10 @@ class NamePredictor:
             generated = model.generate_from_prompts(prompt, [instructions[i] for i in group], prior=prior)
             for index, row in zip(group, generated):
                 results[index] = row
-        return [r for r in results if r is not None]
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            raise RuntimeError(f"{len(missing)} of {len(results)} functions got no prediction (first: row {missing[0]})")
+        return results
 
     @torch.no_grad()
     def pooled_features(self, assemblies: Sequence[str], *, show_progress: bool = False) -> torch.Tensor:
