@@ -113,6 +113,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared_name_words", type=_non_negative_int, default=0, metavar="N",
                         help="train on names cut down to the words that at least N training projects use "
                              "(sqlite3Fts5ExprPhraseSize -> expr_phrase_size); default 0 keeps whole names")
+    parser.add_argument("--project_balance", type=float, default=1.0, metavar="ALPHA",
+                        help="draw training rows with probability proportional to project_size ** (ALPHA - 1): "
+                             "1 keeps the corpus mix (default), 0 gives every project the same share")
     parser.add_argument("--word_loss_weight", type=float, default=1.0,
                         help="weight of the auxiliary loss that makes the soft prompt predict the name's words "
                              "(default 1.0; 0 turns it off)")

@@ -41,6 +41,7 @@ class TrainingArguments:
     keep_project_prefixes: bool = False  # False: learn names without their project's dominant prefix (png_)
     no_context_hints: bool = False  # True: import names and strings are not written as decoder text
     shared_name_words: int = 0  # N > 0: training names keep only the words that N or more projects use
+    project_balance: float = 1.0  # alpha: rows drawn with probability ~ project_size ** (alpha - 1); 1 keeps the mix
     word_loss_weight: float = 1.0  # weight of the auxiliary name-word loss on the soft prompt; 0 turns it off
     name_word_vocabulary: int = 4096  # most frequent training name words the auxiliary head predicts
     eval_steps: int = 0  # 0: evaluate after each epoch only; N: also every N optimizer steps
@@ -75,6 +76,11 @@ class TrainingArguments:
         if not isinstance(self.shared_name_words, int) or self.shared_name_words < 0:
             raise ConfigError(name, "shared_name_words", self.shared_name_words,
                               "must be 0 (keep whole names) or a positive number of projects")
+        if isinstance(self.project_balance, bool) or not (
+            isinstance(self.project_balance, (int, float)) and 0 <= self.project_balance <= 1
+        ):
+            raise ConfigError(name, "project_balance", self.project_balance,
+                              "must be a number from 0 (every project equally often) to 1 (the corpus mix)")
         if self.load_in_4bit and self.preset != "paper":
             raise ConfigError(name, "load_in_4bit", self.load_in_4bit,
                               "applies only to --preset paper, because the tiny decoder trains its base weights, "

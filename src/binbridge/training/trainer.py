@@ -33,6 +33,7 @@ from binbridge.training.arguments import TrainingArguments
 from binbridge.training.batches import Batch, CachedFunctionDataset, collate
 from binbridge.training.components import prepare_components
 from binbridge.training.feature_cache import FeatureCache, build_feature_cache, channel_statistics
+from binbridge.training.sampling import ProjectBalancedSampler, project_shares
 from binbridge.training.word_head import NameWordHead, NameWordVocabulary, TrainingObjective
 
 logger = logging.getLogger(__name__)
@@ -211,8 +212,7 @@ def _train(args: TrainingArguments, output_dir: Path) -> TrainingResult:
     objective = TrainingObjective(model, head, args.word_loss_weight)
     dataset = CachedFunctionDataset(train_records, train_cache, tokenizer, preset.config.prompt, args.use_cot,
                                     words)
-    sampler = torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=True, seed=args.seed) \
-        if world > 1 else torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(args.seed))
+    sampler = _make_sampler(train_records, dataset, args, rank, world)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, sampler=sampler,
                                          collate_fn=partial(collate, pad_token_id=tokenizer.pad_token_id))
 
@@ -241,7 +241,7 @@ def _train(args: TrainingArguments, output_dir: Path) -> TrainingResult:
                               batch_size=args.eval_batch_size, assemblies=eval_assemblies)
 
     for epoch in range(1, args.epochs + 1):
-        if world > 1:
+        if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         model.train()
         progress = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch",
@@ -295,6 +295,20 @@ def _train(args: TrainingArguments, output_dir: Path) -> TrainingResult:
     if world > 1:
         torch.distributed.destroy_process_group()
     return outcome
+
+
+def _make_sampler(records: list[FunctionRecord], dataset, args: TrainingArguments, rank: int, world: int):
+    """Shuffle each epoch, or draw rows by project size with --project_balance below 1."""
+    if args.project_balance < 1.0:
+        projects = [r.project for r in records]
+        shares = project_shares(projects, args.project_balance)
+        largest = sorted(shares.items(), key=lambda item: -item[1])[:5]
+        logger.info("project balance %.2f: largest epoch shares %s", args.project_balance,
+                    ", ".join(f"{project} {share:.1%}" for project, share in largest))
+        return ProjectBalancedSampler(projects, args.project_balance, seed=args.seed, rank=rank, world=world)
+    if world > 1:
+        return torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=True, seed=args.seed)
+    return torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(args.seed))
 
 
 def rewrite_training_names(records: list[FunctionRecord], *, keep_project_prefixes: bool,
