@@ -53,3 +53,14 @@ def test_fused_attention_trains():
 
 def test_other_architectures_are_left_alone():
     assert use_fused_attention(torch.nn.Linear(2, 2)) == 0
+
+
+def test_other_eager_signatures_stay_eager():
+    from binbridge.model.fast_attention import _matches_eager_signature
+
+    class OlderAttention(torch.nn.Module):
+        def forward(self, hidden_states, attention_mask=None, sinusoidal_pos=None, encoder_hidden_states=None,
+                    past_key_values=None, output_attentions=False, cache_position=None):
+            return hidden_states
+
+    assert not _matches_eager_signature(OlderAttention)

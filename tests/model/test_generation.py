@@ -135,7 +135,12 @@ def _decoded_rows(model, prompt, instructions, steps):
 
 
 @pytest.mark.parametrize("guidance_scale", [1.0, 3.0])
-def test_rows_that_finish_early_leave_the_batch_unchanged(tiny_components, guidance_scale):
+@pytest.mark.parametrize("drop_rows", [True, False])
+def test_rows_that_finish_early_leave_the_batch_unchanged(tiny_components, monkeypatch, guidance_scale, drop_rows):
+    import binbridge.model.binbridge as binbridge_module
+
+    if not drop_rows:  # a KV cache that cannot drop rows keeps finished rows, writing eos
+        monkeypatch.setattr(binbridge_module, "_can_drop_rows", lambda cache: False)
     torch.manual_seed(0)
     model = make_model(tiny_components, repetition_penalty=1000.0, guidance_scale=guidance_scale).eval()
     H = model.language_model.config.hidden_size
@@ -170,3 +175,19 @@ def test_predictor_keeps_input_order_across_batches_and_chunks(tiny_components, 
     assert len(together) == 14
     assert together == alone
     assert predictor.predict([]) == []
+
+
+def test_generate_from_prompts_needs_one_instruction_per_prompt(tiny_components):
+    model = make_model(tiny_components).eval()
+    prompt = torch.zeros(2, 8, model.language_model.config.hidden_size)
+    with pytest.raises(ValueError, match="2 prompts but 1 instructions"):
+        model.generate_from_prompts(prompt, model.instruction_ids([None]))
+
+
+def test_llama_cache_can_drop_rows(tiny_components):
+    from binbridge.model.binbridge import _can_drop_rows, _output_cache
+
+    model = make_model(tiny_components).eval()
+    with torch.no_grad():
+        out = model.language_model(input_ids=torch.tensor([[5, 6, 7]]), use_cache=True)
+    assert _can_drop_rows(_output_cache(out)), "row compaction must stay on for the Llama decoder"

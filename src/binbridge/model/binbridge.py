@@ -68,6 +68,20 @@ class PaddedInstructions:
     lengths: torch.Tensor  # [rows], tokens of each row's own instruction
 
 
+def _can_drop_rows(cache) -> bool:
+    """True when every layer of the KV cache is a plain dynamic layer, whose rows can be selected.
+
+    Static, quantized and linear-attention layers lack ``batch_select_indices`` or
+    select only part of their state, so finished rows stay in such caches.
+    """
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:
+        return False
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
 def _output_cache(output):
     """Return the KV cache of a decoder output (``cache`` in transformers 5, ``past_key_values`` before)."""
     cache = getattr(output, "cache", None)
@@ -250,6 +264,8 @@ class BinbridgeModel(nn.Module):
         lm = self.language_model
         limit = max_new_tokens or self.max_new_tokens()
         B, Q, _ = prompt.shape
+        if len(instructions) != B:
+            raise ValueError(f"generate_from_prompts got {B} prompts but {len(instructions)} instructions")
         scale = self.config.guidance_scale
         guided = scale != 1.0
         if guided:
@@ -280,25 +296,29 @@ class BinbridgeModel(nn.Module):
         live = torch.arange(B)
         history = torch.zeros(B, 0, dtype=torch.long)  # [b, t]: tokens the live rows wrote
         written = torch.zeros(B, next_logits.shape[-1], dtype=torch.bool)  # [b, V]: for the repetition penalty
+        finished = torch.zeros(B, dtype=torch.bool)  # [b]: only rows a cache cannot drop stay once done
+        drop_rows = _can_drop_rows(cache)
         for step in range(limit):
             b = live.shape[0]
             step_log_probs = torch.log_softmax(next_logits.float(), dim=-1)  # [rows, V], rows = b or 2b
             conditional = step_log_probs[:b]  # [b, V]
             scores = self._step_scores(step_log_probs, b, history, written, prior)  # [b, V]
-            best = scores.argmax(dim=-1)  # [b]
+            best = torch.where(finished, eos, scores.argmax(dim=-1))  # [b]
             written[torch.arange(b), best] = True
             out_tokens[live, step] = best
-            out_log_probs[live, step] = conditional.gather(1, best.unsqueeze(1)).squeeze(1)
+            best_log_prob = conditional.gather(1, best.unsqueeze(1)).squeeze(1)  # [b]
+            out_log_probs[live, step] = torch.where(finished, 0.0, best_log_prob)
             history = torch.cat([history, best.unsqueeze(1)], dim=1)  # [b, t] -> [b, t+1]
-            done = best == eos  # [b]
-            if bool(done.all()):
+            finished = finished | (best == eos)  # [b]
+            if bool(finished.all()):
                 break
-            if bool(done.any()):
-                keep = (~done).nonzero().squeeze(1)  # [b'] positions among the live rows
+            if drop_rows and bool(finished.any()):
+                keep = (~finished).nonzero().squeeze(1)  # [b'] positions among the live rows
                 live, history, written, best = live[keep], history[keep], written[keep], best[keep]
                 keep_rows = torch.cat([keep, keep + b]) if guided else keep  # the null-prompt copies too
                 cache.batch_select_indices(keep_rows)
                 mask, next_position = mask[keep_rows], next_position[keep_rows]
+                finished = finished[keep]
             step_input = torch.cat([best, best]) if guided else best  # [rows]
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)  # [rows, Q+P+t] -> [rows, Q+P+t+1]
             out = lm(input_ids=step_input.unsqueeze(1), attention_mask=mask, position_ids=next_position[:, None],

@@ -16,6 +16,7 @@ cache, cross-attention) go through the original code unchanged.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 
 import torch
@@ -60,6 +61,24 @@ def _fused_class(eager_class: type) -> type:
     return FusedRoFormerSelfAttention
 
 
+# The eager forward's parameters that the fused forward takes over, in order (transformers 5.x).
+_EAGER_PARAMETERS = ("self", "hidden_states", "attention_mask", "sinusoidal_pos", "encoder_hidden_states", "cache",
+                     "output_attentions")
+
+
+def _matches_eager_signature(eager_class: type) -> bool:
+    """True when ``eager_class.forward`` takes the arguments the fused forward was written for.
+
+    Other transformers versions name the cache ``past_key_values`` or add
+    arguments; their RoFormer keeps its eager attention rather than risk a
+    fused forward that drops an argument.
+    """
+    forward = inspect.unwrap(eager_class.forward)
+    names = [p.name for p in inspect.signature(forward).parameters.values()
+             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    return tuple(names) == _EAGER_PARAMETERS
+
+
 def use_fused_attention(model: nn.Module) -> int:
     """Switch every RoFormer self-attention module of ``model`` to fused attention; return how many changed.
 
@@ -69,6 +88,9 @@ def use_fused_attention(model: nn.Module) -> int:
     try:
         from transformers.models.roformer.modeling_roformer import RoFormerSelfAttention
     except ImportError:  # a transformers build without RoFormer
+        return 0
+    if not _matches_eager_signature(RoFormerSelfAttention):
+        logger.info("RoFormer attention of this transformers version has another signature; it stays eager")
         return 0
     fused = _fused_class(RoFormerSelfAttention)
     changed = 0
