@@ -192,6 +192,7 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
                       help="keep repeated predicted names instead of suffixing them _2, _3, ...")
     name.add_argument("--rename_symbols", action="store_true",
                       help="predict names for functions that already have symbols too")
+    name.add_argument("--no_progress", action="store_true", help="hide the progress bar (shown on a terminal)")
     name.set_defaults(handler=handlers["name"])
 
     evaluate = sub.add_parser("eval", help="score a predictions CSV (function_name vs predicted_name)")

@@ -19,3 +19,22 @@ def progress(iterable: Iterable[T], *, enabled: bool, **tqdm_options) -> Iterabl
     from tqdm.auto import tqdm
 
     return tqdm(iterable, **tqdm_options)
+
+
+class _NoBar:
+    """Stands in for a tqdm bar that is off."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(*, enabled: bool, **tqdm_options):
+    """Return a manual tqdm bar (``update``, ``close``) when ``enabled``, else one that does nothing."""
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(**tqdm_options)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.unique import make_names_unique
+from binbridge.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def _chunks(functions: Iterator[ExtractedFunction], size: int) -> Iterator[list[
 
 
 def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor | None, *,
-                         chunk_size: int = 512, rename_symbols: bool = False) -> Iterator[NamedFunction]:
+                         chunk_size: int = 512, rename_symbols: bool = False,
+                         show_progress: bool = False) -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
@@ -66,6 +68,7 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
     every function, symbol or not (useful to compare against the symbols).
     """
     member_prefix = os.fspath(path) + ":"
+    bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
     for chunk in _chunks(iter_functions(path), chunk_size):
         to_predict = [f for f in chunk if rename_symbols or not f.name]
         predictions = {}
@@ -86,13 +89,16 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
                 name = prediction.name or f"sub_{function.address:x}"
                 yield NamedFunction(function.address, function.size, name, prediction.confidence, SOURCE_MODEL,
                                     prediction.analysis, member)
+        bar.update(len(chunk))
+    bar.close()
 
 
 def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *, unique: bool = True,
-                rename_symbols: bool = False) -> BinaryNaming:
+                rename_symbols: bool = False, show_progress: bool = False) -> BinaryNaming:
     """Name all functions of ``path``; with ``unique``, repeated predicted names get distinct suffixes."""
     info = describe_binary(path)
-    functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols))
+    functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
+                                          show_progress=show_progress))
     if unique:
         make_names_unique(functions)
     return BinaryNaming(info=info, functions=functions)
