@@ -22,7 +22,7 @@ def progress(iterable: Iterable[T], *, enabled: bool, **tqdm_options) -> Iterabl
 
 
 class _NoBar:
-    """Stands in for a tqdm bar that is off."""
+    """Placeholder for a tqdm bar that is off."""
 
     def update(self, n: int = 1) -> None:
         pass

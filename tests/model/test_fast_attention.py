@@ -33,7 +33,7 @@ def test_fused_attention_matches_eager(rotary_value):
     assert torch.allclose(got[real], expected[real], atol=1e-5)
 
 
-def test_fused_attention_keeps_eager_path_for_attention_weights():
+def test_attention_weights_stay_eager():
     fused = _roformer(False)
     use_fused_attention(fused)
     ids = torch.randint(5, 50, (2, 10))

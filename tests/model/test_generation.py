@@ -33,13 +33,8 @@ def test_guided_generation_returns_one_name_per_row(tiny_components):
         assert 0.0 <= result.confidence <= 1.0
 
 
-def test_guidance_scale_one_matches_plain_greedy(tiny_components):
-    model = make_model(tiny_components).eval()
-    features = torch.randn(2, 10, 32)
-    mask = torch.ones(2, 10, dtype=torch.long)
-    plain = [r.raw_text for r in model.generate(features, mask, max_new_tokens=6)]
-    model.config.guidance_scale = 1.0
-    assert [r.raw_text for r in model.generate(features, mask, max_new_tokens=6)] == plain
+def _texts(model, features, mask):
+    return [r.raw_text for r in model.generate(features, mask, max_new_tokens=6)]
 
 
 def test_full_prompt_dropout_ignores_features(tiny_components):
@@ -117,16 +112,17 @@ def test_name_start_prior_is_a_distribution(tiny_components):
     assert abs(float(prior.log_probs.exp().sum()) - 1.0) < 1e-4
 
 
-def test_name_start_guidance_one_is_plain_greedy(tiny_components):
+@pytest.mark.parametrize("option", ["guidance_scale", "name_start_guidance"])
+def test_factor_one_is_plain_greedy(tiny_components, option):
     model = make_model(tiny_components).eval()
     features = torch.randn(2, 10, 32)
     mask = torch.ones(2, 10, dtype=torch.long)
-    plain = [r.raw_text for r in model.generate(features, mask, max_new_tokens=6)]
-    model.config.name_start_guidance = 4.0
+    plain = _texts(model, features, mask)
+    setattr(model.config, option, 4.0)
     guided = model.generate(features, mask, max_new_tokens=6)
     assert len(guided) == 2
-    model.config.name_start_guidance = 1.0
-    assert [r.raw_text for r in model.generate(features, mask, max_new_tokens=6)] == plain
+    setattr(model.config, option, 1.0)
+    assert _texts(model, features, mask) == plain
 
 
 def _decoded_rows(model, prompt, instructions, steps):
@@ -136,7 +132,7 @@ def _decoded_rows(model, prompt, instructions, steps):
 
 @pytest.mark.parametrize("guidance_scale", [1.0, 3.0])
 @pytest.mark.parametrize("drop_rows", [True, False])
-def test_rows_that_finish_early_leave_the_batch_unchanged(tiny_components, monkeypatch, guidance_scale, drop_rows):
+def test_finished_rows_leave_batch_unchanged(tiny_components, monkeypatch, guidance_scale, drop_rows):
     import binbridge.model.binbridge as binbridge_module
 
     if not drop_rows:  # a KV cache that cannot drop rows keeps finished rows, writing eos
@@ -160,7 +156,7 @@ def test_rows_that_finish_early_leave_the_batch_unchanged(tiny_components, monke
     assert together == alone
 
 
-def test_predictor_keeps_input_order_across_batches_and_chunks(tiny_components, monkeypatch):
+def test_predictor_keeps_input_order(tiny_components, monkeypatch):
     import binbridge.inference.predictor as predictor_module
     from binbridge.inference.predictor import NamePredictor
 
@@ -177,7 +173,7 @@ def test_predictor_keeps_input_order_across_batches_and_chunks(tiny_components, 
     assert predictor.predict([]) == []
 
 
-def test_generate_from_prompts_needs_one_instruction_per_prompt(tiny_components):
+def test_prompts_need_matching_instructions(tiny_components):
     model = make_model(tiny_components).eval()
     prompt = torch.zeros(2, 8, model.language_model.config.hidden_size)
     with pytest.raises(ValueError, match="2 prompts but 1 instructions"):

@@ -23,7 +23,7 @@ def test_alpha_zero_gives_projects_equal_shares():
     assert shares["small"] == pytest.approx(0.5)
 
 
-def test_alpha_half_follows_the_square_root_of_project_size():
+def test_alpha_half_square_root_shares():
     shares = project_shares(PROJECTS, 0.5)
     assert shares["big"] / shares["small"] == pytest.approx((90 / 10) ** 0.5)
 
@@ -35,7 +35,7 @@ def test_sampler_draws_by_weight():
     assert 0.45 < drawn["small"] / 5000 < 0.55
 
 
-def test_sampler_ranks_split_one_epoch_and_epochs_differ():
+def test_sampler_ranks_and_epochs():
     ranks = [ProjectBalancedSampler(PROJECTS, 0.5, seed=3, rank=r, world=2) for r in range(2)]
     single = ProjectBalancedSampler(PROJECTS, 0.5, seed=3)
     assert len(ranks[0]) + len(ranks[1]) == len(single) == 100

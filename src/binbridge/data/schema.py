@@ -106,10 +106,12 @@ _NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 def csv_line(values: Iterable[object]) -> str:
     """Format one row as csv.writer does with the default dialect (QUOTE_MINIMAL, CRLF).
 
-    csv.writer inspects the characters of every field one by one, which for
-    extraction's long assembly cells took about as long as disassembling them;
-    a regex search and str.replace do the same work in C.
+    csv.writer inspects the characters of every field one by one. For
+    extraction's long assembly cells that took about as long as disassembling
+    them, so a regex search and str.replace do the same work in C.
     """
+    # NOTE: a NUL character is written as is, as Python 3.11's csv.writer does; Python 3.10's writer
+    # raises on it instead, and its reader rejects such a file.
     fields = ["" if value is None else str(value) for value in values]
     if len(fields) == 1 and not fields[0]:
         return '""\r\n'  # csv.writer quotes a lone empty field, so the row is not read back as empty

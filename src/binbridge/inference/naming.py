@@ -67,8 +67,16 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
     without one then raises ValueError. With ``rename_symbols`` the model names
     every function, symbol or not (useful to compare against the symbols).
     """
-    member_prefix = os.fspath(path) + ":"
     bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
+    try:
+        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, bar)
+    finally:
+        bar.close()
+
+
+def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, bar) -> Iterator[NamedFunction]:
+    """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
+    member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
         to_predict = [f for f in chunk if rename_symbols or not f.name]
         predictions = {}
@@ -90,7 +98,6 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
                 yield NamedFunction(function.address, function.size, name, prediction.confidence, SOURCE_MODEL,
                                     prediction.analysis, member)
         bar.update(len(chunk))
-    bar.close()
 
 
 def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *, unique: bool = True,

@@ -17,7 +17,7 @@ from binbridge.training.feature_cache import tokenize_assembly
 
 logger = logging.getLogger(__name__)
 
-# predict() holds the soft prompts of this many decoder batches at once.
+# predict() keeps the soft prompts of this many decoder batches in memory at once.
 PROMPT_CHUNK_BATCHES = 8
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
@@ -75,7 +75,7 @@ class NamePredictor:
         """Return one prediction per assembly text, in input order.
 
         The functions go through in chunks of ``PROMPT_CHUNK_BATCHES`` decoder batches, so memory
-        holds one chunk's soft prompts (64 KB per function for the tiny preset), whatever the input size.
+        contains one chunk's soft prompts (64 KB per function for the tiny preset), whatever the input size.
         """
         prior = self.model.name_start_prior()
         chunk = PROMPT_CHUNK_BATCHES * self.decode_batch_size

@@ -69,7 +69,7 @@ class PaddedInstructions:
 
 
 def _can_drop_rows(cache) -> bool:
-    """True when every layer of the KV cache is a plain dynamic layer, whose rows can be selected.
+    """Return whether every layer of the KV cache is a plain dynamic layer, whose rows can be selected.
 
     Static, quantized and linear-attention layers lack ``batch_select_indices`` or
     select only part of their state, so finished rows stay in such caches.
@@ -231,7 +231,7 @@ class BinbridgeModel(nn.Module):
 
     @torch.no_grad()
     def inference_prompt(self, features: torch.Tensor, feature_mask: torch.Tensor) -> torch.Tensor:
-        """Soft prompts [B, Q, H] of encoder features, computed as at generation time."""
+        """Return the soft prompts [B, Q, H] of encoder features, computed as at generation time."""
         # The Q-Former trained under bf16 autocast; a bf16-configured model names under it too.
         use_bf16 = self.config.decoder.compute_dtype == "bfloat16"
         with torch.autocast(features.device.type, torch.bfloat16, enabled=use_bf16):
@@ -240,7 +240,7 @@ class BinbridgeModel(nn.Module):
     @torch.no_grad()
     def generate(self, features: torch.Tensor, feature_mask: torch.Tensor, max_new_tokens: int | None = None,
                  assemblies: Sequence[str] | None = None) -> list[GeneratedName]:
-        """Greedy decoding of encoder features [B, L, De].
+        """Decode names greedily from encoder features [B, L, De].
 
         ``assemblies`` (one normalised text per row) supply the context hints when the model was
         trained with them.
@@ -254,7 +254,7 @@ class BinbridgeModel(nn.Module):
     def generate_from_prompts(self, prompt: torch.Tensor, instructions: list[list[int]], *,
                               max_new_tokens: int | None = None,
                               prior: NameStartPrior | None = None) -> list[GeneratedName]:
-        """Greedy decoding with the KV cache from soft prompts [B, Q, H] and each row's instruction tokens.
+        """Decode names greedily, with the KV cache, from soft prompts [B, Q, H] and each row's instruction tokens.
 
         Instructions of different lengths are padded between the soft prompt and the instruction;
         explicit position ids keep every row's positions as in training. ``prior`` is
@@ -333,7 +333,7 @@ class BinbridgeModel(nn.Module):
 
     def _step_scores(self, step_log_probs: torch.Tensor, b: int, history: torch.Tensor, written: torch.Tensor,
                      prior: NameStartPrior | None) -> torch.Tensor:
-        """Scores [b, V] that pick the next token, from log-probabilities [b or 2b, V] of the live rows."""
+        """Return the scores [b, V] that pick the next token, from log-probabilities [b or 2b, V] of the live rows."""
         conditional = step_log_probs[:b]  # [b, V]
         scale = self.config.guidance_scale
         if scale != 1.0:

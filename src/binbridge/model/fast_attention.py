@@ -1,10 +1,10 @@
 """Fused attention for RoFormer encoders.
 
-transformers implements RoFormer (the architecture of CLAP-ASM and of the tiny
-preset's encoder) with eager attention only: a matmul for the scores, a
-division, a mask addition, a softmax and a second matmul, each writing a
-[N, heads, W, W] tensor. On two CPU cores that was about 40% of the encoder's
-time. ``use_fused_attention`` switches the self-attention modules of a loaded
+transformers implements RoFormer, the architecture of CLAP-ASM and of the tiny
+preset's encoder, with eager attention only. A matmul for the scores, a
+division, a mask addition, a softmax and a second matmul each write a
+[N, heads, W, W] tensor. Naming GNU ``as`` on two CPU cores, that was about 40%
+of the encoder's time. ``use_fused_attention`` switches the self-attention modules of a loaded
 encoder to one ``scaled_dot_product_attention`` call. The projections, the
 rotary embedding and the weights stay those of the original module, so the
 outputs are the same up to rounding.
@@ -62,16 +62,17 @@ def _fused_class(eager_class: type) -> type:
 
 
 # The eager forward's parameters that the fused forward takes over, in order (transformers 5.x).
+# NOTE: only transformers 5.25 was tested; other 5.x releases may differ in ways this check does not see.
 _EAGER_PARAMETERS = ("self", "hidden_states", "attention_mask", "sinusoidal_pos", "encoder_hidden_states", "cache",
                      "output_attentions")
 
 
 def _matches_eager_signature(eager_class: type) -> bool:
-    """True when ``eager_class.forward`` takes the arguments the fused forward was written for.
+    """Return whether ``eager_class.forward`` takes the arguments the fused forward was written for.
 
-    Other transformers versions name the cache ``past_key_values`` or add
-    arguments; their RoFormer keeps its eager attention rather than risk a
-    fused forward that drops an argument.
+    A forward with other parameters (older releases may call the cache
+    ``past_key_values``) keeps its eager attention, because the fused forward
+    could drop one of them.
     """
     forward = inspect.unwrap(eager_class.forward)
     names = [p.name for p in inspect.signature(forward).parameters.values()
@@ -80,17 +81,17 @@ def _matches_eager_signature(eager_class: type) -> bool:
 
 
 def use_fused_attention(model: nn.Module) -> int:
-    """Switch every RoFormer self-attention module of ``model`` to fused attention; return how many changed.
+    """Switch every RoFormer self-attention module of ``model`` to fused attention and return how many changed.
 
-    Models of other architectures are left alone (0 is returned): most of them
-    already choose fused attention through ``attn_implementation``.
+    Models of other architectures are left alone and 0 is returned, because
+    many of them already choose fused attention through ``attn_implementation``.
     """
     try:
         from transformers.models.roformer.modeling_roformer import RoFormerSelfAttention
     except ImportError:  # a transformers build without RoFormer
         return 0
     if not _matches_eager_signature(RoFormerSelfAttention):
-        logger.info("RoFormer attention of this transformers version has another signature; it stays eager")
+        logger.info("RoFormer attention of this transformers version has an unexpected signature, so it stays eager")
         return 0
     fused = _fused_class(RoFormerSelfAttention)
     changed = 0

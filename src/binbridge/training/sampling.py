@@ -1,4 +1,4 @@
-"""Which training rows each epoch visits.
+"""Sampling of the training rows that each epoch visits.
 
 A corpus of libraries is lopsided: in the default corpus OpenSSL has 15% of
 the functions and zstd 9%, while many projects have under 1%. Trained on that
@@ -37,7 +37,7 @@ def project_shares(projects: Sequence[str], alpha: float) -> dict[str, float]:
 
 
 class ProjectBalancedSampler(torch.utils.data.Sampler[int]):
-    """Draws ``len(projects)`` rows per epoch with replacement, by ``project_weights``.
+    """Sampler that draws ``len(projects)`` rows per epoch with replacement, by ``project_weights``.
 
     With ``world`` > 1 processes, every rank draws the same sequence from
     ``seed + epoch`` and keeps every ``world``-th index from position ``rank``,
