@@ -11,6 +11,9 @@ A prediction is an exact match under a variant when the function has a predictio
 the true name has at least one word, and the two ordered word lists of that variant
 are equal. Lemmatisation applies to these lists, synonym clusters do not.
 
+Mangled C++ names (``_Z…``) are demangled to the function's own name first, in both
+variants: ``_ZN4gold6Symbol9set_valueEm`` is compared as ``set_value``.
+
 Coverage is the fraction of functions whose predicted name is not empty or blank.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from binbridge.data.demangle import base_function_name
 from binbridge.errors import InputError
 from binbridge.evaluation.clusters import WordClusters
 from binbridge.evaluation.config import EvaluationConfig
@@ -103,8 +107,8 @@ class _Scorer:
         return _NameScore(counts, predicted and bool(true_words) and true_words == predicted_words)
 
     def _symlm_words(self, name: str) -> list[str]:
-        if self._strip:
-            name = strip_decorations(name)
+        # A mangled C++ name is an encoding, not words: both variants compare the demangled function name.
+        name = strip_decorations(name) if self._strip else base_function_name(name)
         return symlm_words(name, lemmatize=self._lemmatize)
 
     def xfl(self, true_name: str, predicted_name: str | None) -> _NameScore:

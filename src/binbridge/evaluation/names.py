@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from binbridge.data.demangle import base_function_name
 from binbridge.evaluation.lemmatize import lemmatize_word
 
 _NON_LETTERS = re.compile(r"[^A-Za-z]+")
@@ -58,10 +59,12 @@ def strip_decorations(name: str) -> str:
 
     1. Cut everything from the first ``@`` (``memcpy@GLIBC_2.14``, ``foo@@GLIBC_2.2.5``, ``bar@plt``).
     2. Remove trailing clone suffixes (see ``CLONE_SUFFIX_KEYWORDS``).
-    3. Remove the prefixes in ``LIBRARY_PREFIXES``.
-    4. Remove leading underscores.
+    3. Reduce a mangled C++ name to the function's own name
+       (``_ZN4gold6Symbol9set_valueEm`` -> ``set_value``, see ``binbridge.data.demangle``).
+    4. Remove the prefixes in ``LIBRARY_PREFIXES``.
+    5. Remove leading underscores.
 
-    Steps 1 to 3 are skipped where they would leave an empty name, but step 4 turns a
+    Steps 1 to 4 are skipped where they would leave an empty name, but step 5 turns a
     name made only of underscores into ``""``.
     """
     stripped = name.strip()
@@ -76,6 +79,7 @@ def strip_decorations(name: str) -> str:
             break
         stripped = stripped[: match.start()]
 
+    stripped = base_function_name(stripped)
     changed = True
     while changed:
         changed = False

@@ -15,11 +15,12 @@ VARIANT_TITLES = {SYMLM: "SymLM-style", XFL: "XFL-style"}
 
 VARIANT_DESCRIPTIONS = {
     SYMLM: (
-        "words split at underscores, non-letters and camelCase boundaries, lowercased, digits dropped; "
+        "C++ names demangled, words split at underscores, non-letters and camelCase boundaries, "
+        "lowercased, digits dropped; "
         "optional lemmatisation, synonym clusters and decoration stripping"
     ),
     XFL: (
-        "compiler and library decorations stripped, lowercased, split at non-letters, "
+        "compiler and library decorations stripped (C++ names demangled), lowercased, split at non-letters, "
         "words shorter than the minimum length dropped"
     ),
 }
