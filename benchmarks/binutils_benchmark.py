@@ -64,13 +64,15 @@ def debug_symbols(path: Path) -> dict[int, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_path", help="model folder (default: the embedded model)")
+    parser.add_argument("--no_string_names", action="store_true",
+                        help="decode every name, ignoring __func__ strings (measures the model alone)")
     parser.add_argument("-o", "--output_dir", default="work/bench/binutils", help="output folder")
     args = parser.parse_args()
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     started = time.time()
-    predictor = NamePredictor.from_path(args.model_path)
+    predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names)
     rows = []
     for program in PROGRAMS:
         binary = BIN_DIR / f"x86_64-linux-gnu-{program}"
@@ -89,6 +91,7 @@ def main() -> int:
             rows.append({"function_name": split_clone_suffix(name).base,
                          "predicted_name": function.name if function else "",
                          "confidence": f"{function.confidence:.4f}" if function else "",
+                         "name_source": function.source if function else "",
                          "project": program, "opt_level": "distro", "address": f"0x{address:x}"})
         print(f"{program}: {len(truth)} symbols, {len(predicted)} functions found", file=sys.stderr)
 

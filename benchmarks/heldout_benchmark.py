@@ -31,6 +31,8 @@ def main() -> int:
     parser.add_argument("--train_data", required=True, help="training CSV (baselines draw from it)")
     parser.add_argument("--test_data", required=True, help="held-out CSV to score")
     parser.add_argument("--model_path", help="model folder (default: the embedded model)")
+    parser.add_argument("--no_string_names", action="store_true",
+                        help="decode every name, ignoring __func__ strings (measures the model alone)")
     parser.add_argument("--max_train", type=int, default=20000, help="training rows for the retrieval index")
     parser.add_argument("-o", "--output_dir", default="work/bench/heldout", help="report folder")
     args = parser.parse_args()
@@ -41,7 +43,7 @@ def main() -> int:
     test = read_dataset(args.test_data)
     random.Random(0).shuffle(train)
     train = train[: args.max_train]
-    predictor = NamePredictor.from_path(args.model_path)
+    predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names)
 
     started = time.time()
     predictions = predictor.predict([r.assembly for r in test], show_progress=True)

@@ -103,7 +103,8 @@ def _predictor(args: argparse.Namespace):
     from binbridge.inference.predictor import NamePredictor
 
     _quiet_transformers()
-    predictor = NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads)
+    predictor = NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads,
+                                        string_names=not args.no_string_names)
     # argparse already checked the values (cli_options._decoding_factor).
     for option in ("guidance_scale", "repetition_penalty", "name_start_guidance"):
         value = getattr(args, option)

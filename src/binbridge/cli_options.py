@@ -144,6 +144,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="functions per encoder pass; the decoder takes 4 times as many (default 32)")
     parser.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--show_analysis", action="store_true", help="also output the decoder's analysis text")
+    parser.add_argument("--no_string_names", action="store_true",
+                        help="decode every name with the model; by default a function that passes its own "
+                             "name (__func__) with a source path to an assertion or error call gets that name, "
+                             "with source 'string'")
     _add_decoding_arguments(parser, default="default: the model's saved value; 1.0 turns it off")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")

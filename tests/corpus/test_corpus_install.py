@@ -1,4 +1,5 @@
-"""--apt_install: each -dbg package installs with its runtime packages, apart from the others.
+"""--apt_install: each -dbg package installs with its runtime packages, apart from the others, and
+versions that Debian has replaced fall back to the archive's versions.
 
 apt-get itself cannot run in a test, so a fake records what would be installed.
 """
@@ -15,19 +16,28 @@ from corpus_helpers import base_manifest
 
 
 class FakeApt:
-    def __init__(self, installed: dict[str, str], broken: set[str]) -> None:
+    """An archive where ``broken`` packages never install and ``replaced`` maps a package to the
+    version that replaced its manifest version (requests for any other version fail)."""
+
+    def __init__(self, installed: dict[str, str], broken: set[str] = frozenset(),
+                 replaced: dict[str, str] | None = None) -> None:
         self.installed = dict(installed)
         self.broken = broken
-        self.calls: list[list[tuple[str, str]]] = []
+        self.replaced = replaced or {}
+        self.calls: list[list[tuple[str, str | None]]] = []
 
     def installed_version(self, package: str) -> str | None:
         return self.installed.get(package)
 
-    def install_packages(self, packages: list[tuple[str, str]]) -> None:
-        self.calls.append(sorted(packages))
-        if any(package in self.broken for package, _ in packages):
-            raise CommandError(["apt-get", "install"], 100, "unmet dependencies")
-        self.installed.update(packages)
+    def install_packages(self, packages: list[tuple[str, str | None]]) -> None:
+        self.calls.append(sorted(packages, key=str))
+        chosen = {}
+        for package, version in packages:
+            current = self.replaced.get(package)
+            if package in self.broken or (current is not None and version not in (None, current)):
+                raise CommandError(["apt-get", "install"], 100, f"E: Version '{version}' for '{package}' was not found")
+            chosen[package] = version or current or "archive"
+        self.installed.update(chosen)
 
 
 def dbg_entry(project: str, runtime_version: str) -> dict:
@@ -52,6 +62,44 @@ def test_dbg_groups_install_separately(tmp_path: Path, monkeypatch):
     versions = planning._package_versions(manifest, config)
 
     assert fake.calls == [[("good-dbg", "2.0"), ("libgood1", "2.0")],
-                          [("bad-dbg", "3.0"), ("libbad1", "3.0")]]
+                          [("bad-dbg", "3.0"), ("libbad1", "3.0")],
+                          [("bad-dbg", None), ("libbad1", None)]]
     assert versions == {"libalpha-dev": "0.9", "good-dbg": "2.0", "libgood1": "2.0",
                         "bad-dbg": None, "libbad1": None}
+
+
+def _manifest_with(tmp_path: Path, libraries: list[str], dbg: list[dict]):
+    packages = [{"package": f"lib{name}-dev", "version": "1.0", "libraries": [{"file": f"lib{name}.a", "project": name}]}
+                for name in libraries]
+    data = base_manifest(Path("/nonexistent/lib"), packages)
+    data["sources"]["dbg"] = dbg
+    data["splits"] = {"eval": [], "test": []}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data))
+    return load_manifest(path), BuildConfig(manifest=path, output_dir=tmp_path / "out", apt_install=True)
+
+
+def test_replaced_library_version_installs_the_archive_version(tmp_path: Path, monkeypatch):
+    manifest, config = _manifest_with(tmp_path, ["alpha", "beta"], [])
+    fake = FakeApt({}, replaced={"libalpha-dev": "1.0+deb12u1"})
+    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
+    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+
+    versions = planning._package_versions(manifest, config)
+
+    # One library's missing version must not keep the others from installing at theirs.
+    assert versions == {"libalpha-dev": "1.0+deb12u1", "libbeta-dev": "1.0"}
+    assert fake.calls[1:] == [[("libalpha-dev", "1.0")], [("libalpha-dev", None)], [("libbeta-dev", "1.0")]]
+
+
+def test_replaced_dbg_version_moves_the_whole_group(tmp_path: Path, monkeypatch):
+    manifest, config = _manifest_with(tmp_path, [], [dbg_entry("good", "2.0")])
+    fake = FakeApt({"libgood1": "2.0"}, replaced={"good-dbg": "2.1", "libgood1": "2.1"})
+    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
+    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+
+    versions = planning._package_versions(manifest, config)
+
+    # The debug files match only the runtime build they came from, so both move together.
+    assert versions == {"good-dbg": "2.1", "libgood1": "2.1"}
+    assert fake.calls == [[("good-dbg", "2.0")], [("good-dbg", None), ("libgood1", None)]]

@@ -32,11 +32,14 @@ def package_files(package: str) -> list[Path]:
     return [Path(line) for line in result.output.splitlines() if line.startswith("/")]
 
 
-def install_packages(packages: list[tuple[str, str]]) -> None:
-    """Install (package, version) pairs with apt-get, raising CommandError when apt-get fails."""
+def install_packages(packages: list[tuple[str, str | None]]) -> None:
+    """Install (package, version) pairs with apt-get, raising CommandError when apt-get fails.
+
+    A version of None installs the archive's current version of that package.
+    """
     if not packages:
         return
-    specs = [f"{package}={version}" for package, version in packages]
+    specs = [package if version is None else f"{package}={version}" for package, version in packages]
     logger.info("installing %d Debian packages: %s", len(specs), " ".join(specs))
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run_command(["apt-get", "install", "-y", "--no-install-recommends", *specs], env=env, timeout=APT_TIMEOUT_S)

@@ -64,7 +64,11 @@ def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str 
     their manifest versions first, one group at a time: the libraries together,
     then each -dbg package with its runtime packages, which also move to the
     manifest version when another one is installed (the debug files match only
-    that build). A group that apt-get cannot install is logged and skipped.
+    that build). Debian replaces a version when it publishes a fix, so a manifest
+    version can vanish from the archive: a library that cannot be installed at
+    its version is then installed at the archive's version, and a -dbg group at
+    the archive's versions of all its packages (which come from one build, so
+    the debug files still match). What still fails is logged and skipped.
     Other packages at other versions are kept and logged, and the lock records
     the version that was used.
     """
@@ -85,11 +89,8 @@ def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str 
                           if versions[package] is None or (pinned and versions[package] != version)]
             if not to_install:
                 continue
-            try:
-                apt.install_packages(to_install)
-            except CommandError as error:
-                logger.error("apt-get install failed, so these packages stay as they were: %s", error)
-            versions.update({package: apt.installed_version(package) for package, _ in to_install})
+            _install_group(to_install, one_build=list(group.items()) if pinned else None)
+            versions.update({package: apt.installed_version(package) for package in group})
     for package, version in versions.items():
         if version is None:
             logger.warning("Debian package %s is not installed (manifest version %s)%s", package, requested[package],
@@ -98,6 +99,42 @@ def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str 
             logger.warning("Debian package %s is at version %s, but the manifest names %s", package, version,
                            requested[package])
     return versions
+
+
+def _install_group(packages: list[tuple[str, str]], *, one_build: list[tuple[str, str]] | None) -> None:
+    """Install packages at their manifest versions, falling back to the archive's versions (see above).
+
+    ``one_build`` is the whole -dbg group, which falls back together; None for libraries, which
+    fall back one package at a time.
+    """
+    try:
+        apt.install_packages(packages)
+        return
+    except CommandError as error:
+        logger.warning("apt-get could not install the manifest versions, trying the archive's versions: %s",
+                       _first_problem(error.output))
+    attempts = [one_build] if one_build else [[package] for package in packages]
+    for attempt in attempts:
+        if one_build is None:
+            try:
+                apt.install_packages(attempt)
+                continue
+            except CommandError:
+                pass
+        try:
+            apt.install_packages([(package, None) for package, _ in attempt])
+            logger.warning("installed the archive's version of %s instead of the manifest's",
+                           ", ".join(package for package, _ in attempt))
+        except CommandError as error:
+            logger.error("apt-get install failed, so these packages stay as they were: %s", error)
+
+
+def _first_problem(output: str) -> str:
+    """Return the first line of apt-get output that names a problem (``E:`` or ``Depends:``)."""
+    for line in output.splitlines():
+        if line.startswith("E:") or "Depends:" in line:
+            return line.strip()
+    return output.strip().splitlines()[-1] if output.strip() else "no output"
 
 
 def _plan_libraries(manifest: Manifest, versions: dict[str, str | None], work_dir: Path, main_object: Path,

@@ -22,13 +22,16 @@ class BatchInferenceResult:
 
 def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], output_path: str | os.PathLike[str],
               *, show_analysis: bool = False, show_progress: bool = False) -> BatchInferenceResult:
-    """Write ``output_path``: the input rows plus ``predicted_name`` and ``confidence`` columns.
+    """Write ``output_path``: the input rows plus ``predicted_name``, ``confidence`` and ``name_source``.
+
+    ``name_source`` is ``model`` for decoded names and ``string`` for names read from the
+    function's ``__func__`` strings (``binbridge.inference.string_names``).
 
     With ``show_analysis`` a ``predicted_analysis`` column contains the decoder's analysis text.
     Rows are processed in chunks, so memory does not grow with the file.
     """
     header = read_header(input_path, INFERENCE_COLUMNS)
-    added = ["predicted_name", "confidence"] + (["predicted_analysis"] if show_analysis else [])
+    added = ["predicted_name", "confidence", "name_source"] + (["predicted_analysis"] if show_analysis else [])
     columns = header + [c for c in added if c not in header]
     count = 0
     with AtomicCsvWriter(output_path, columns) as writer:
@@ -49,6 +52,7 @@ def _predict_chunk(predictor, chunk, writer, show_analysis, show_progress) -> in
     for row, prediction in zip(chunk, generated):
         row["predicted_name"] = prediction.name or ""
         row["confidence"] = f"{prediction.confidence:.4f}"
+        row["name_source"] = prediction.source
         if show_analysis:
             row["predicted_analysis"] = prediction.analysis
         writer.write(row)

@@ -53,8 +53,9 @@ def to_table(naming: BinaryNaming, with_analysis: bool = False) -> str:
         if with_analysis and row.get("analysis"):
             lines.append(f"{'':>18}  analysis: {row['analysis']}")
     predicted = sum(1 for r in rows if r["source"] == "model")
+    from_strings = sum(1 for r in rows if r["source"] == "string")
     lines.append(f"# {naming.info.path}: {len(rows)} functions, {predicted} named by the model, "
-                 f"{len(rows) - predicted} by symbols")
+                 f"{from_strings} by their strings, {len(rows) - predicted - from_strings} by symbols")
     return "\n".join(lines) + "\n"
 
 

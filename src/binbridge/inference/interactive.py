@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from binbridge.binary import find_function, normalize_assembly_text
 from binbridge.errors import BinbridgeError, InputError
 from binbridge.inference.predictor import NamePredictor
+from binbridge.inference.string_names import SOURCE_STRING
 
 _HEX_ADDRESS = re.compile(r"(?:0x)?[0-9a-fA-F]+")
 
@@ -82,5 +83,6 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
             continue
         if show_analysis and prediction.analysis:
             write(f"analysis: {prediction.analysis}\n")
-        write(f"{prediction.name or '(no name)'}\t{prediction.confidence:.3f}\n")
+        origin = "\tfrom a __func__ string" if prediction.source == SOURCE_STRING else ""
+        write(f"{prediction.name or '(no name)'}\t{prediction.confidence:.3f}{origin}\n")
         served += 1

@@ -15,7 +15,7 @@ from binbridge.progress import progress_bar
 logger = logging.getLogger(__name__)
 
 SOURCE_SYMBOL = "symbol"
-SOURCE_MODEL = "model"
+SOURCE_MODEL = "model"  # the predictor also gives "string" (inference.string_names.SOURCE_STRING)
 
 
 @dataclass
@@ -24,7 +24,7 @@ class NamedFunction:
     size: int
     name: str
     confidence: float
-    source: str  # "symbol" or "model"
+    source: str  # "symbol", "string" (a __func__ string, see inference.string_names) or "model"
     analysis: str = ""
     # Archive member (``adler32.o``) of a function read from a .a file, whose address is an
     # offset in that member's section; None for ELF files.
@@ -95,7 +95,7 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, bar) -
                                     member=member)
             else:
                 name = prediction.name or f"sub_{function.address:x}"
-                yield NamedFunction(function.address, function.size, name, prediction.confidence, SOURCE_MODEL,
+                yield NamedFunction(function.address, function.size, name, prediction.confidence, prediction.source,
                                     prediction.analysis, member)
         bar.update(len(chunk))
 

@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from binbridge.errors import ModelLoadError
+from binbridge.inference.string_names import string_prediction
 from binbridge.model.binbridge import BinbridgeModel, GeneratedName
 from binbridge.model.loading import load_model
 from binbridge.training.feature_cache import tokenize_assembly
@@ -46,10 +47,15 @@ def _cast_for_inference(model: BinbridgeModel) -> None:
 
 
 class NamePredictor:
-    """Runs encoder -> Q-Former -> decoder over batches of functions."""
+    """Runs encoder -> Q-Former -> decoder over batches of functions.
+
+    With ``string_names`` (the default), a function that passes its own ``__func__`` name to an
+    assertion or error call gets that name (source ``string``) instead of a decoded one.
+    """
 
     def __init__(self, model: BinbridgeModel, *, batch_size: int = 32, max_batch_tokens: int = 32768,
-                 num_threads: int | None = None, decode_batch_size: int | None = None) -> None:
+                 num_threads: int | None = None, decode_batch_size: int | None = None,
+                 string_names: bool = True) -> None:
         if model.encoder is None:
             raise ValueError("NamePredictor needs a model loaded with its encoder")
         self.model = model.eval()
@@ -57,6 +63,7 @@ class NamePredictor:
         self.batch_size = batch_size
         self.decode_batch_size = decode_batch_size or 4 * batch_size
         self.max_batch_tokens = max_batch_tokens
+        self.string_names = string_names
         if num_threads:
             torch.set_num_threads(num_threads)
 
@@ -76,13 +83,18 @@ class NamePredictor:
 
         The functions go through in chunks of ``PROMPT_CHUNK_BATCHES`` decoder batches, so memory
         contains one chunk's soft prompts (64 KB per function for the tiny preset), whatever the input size.
+        Functions named by their strings skip the model.
         """
-        prior = self.model.name_start_prior()
+        found = [string_prediction(text) if self.string_names else None for text in assemblies]
+        to_decode = [index for index, prediction in enumerate(found) if prediction is None]
+        prior = self.model.name_start_prior() if to_decode else None
         chunk = PROMPT_CHUNK_BATCHES * self.decode_batch_size
-        results: list[GeneratedName] = []
-        for start in range(0, len(assemblies), chunk):
-            results += self._predict_chunk(assemblies[start:start + chunk], prior, show_progress)
-        return results
+        for start in range(0, len(to_decode), chunk):
+            rows = to_decode[start:start + chunk]
+            decoded = self._predict_chunk([assemblies[i] for i in rows], prior, show_progress)
+            for index, prediction in zip(rows, decoded):
+                found[index] = prediction
+        return found
 
     def _predict_chunk(self, assemblies: Sequence[str], prior, show_progress: bool) -> list[GeneratedName]:
         """Name one chunk in two passes.

@@ -30,6 +30,8 @@ class GeneratedName:
     analysis: str
     confidence: float
     raw_text: str
+    source: str = "model"
+    """``model`` for decoded names; ``string`` for names read from the function's strings (the predictor)."""
 
 
 @dataclass
