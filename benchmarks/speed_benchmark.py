@@ -3,7 +3,8 @@
 
 Usage:
     python benchmarks/speed_benchmark.py extract [ARCHIVE]      # default libcrypto.a
-    python benchmarks/speed_benchmark.py name [BINARY]          # default the stripped GNU as (775 functions), best of 3
+    python benchmarks/speed_benchmark.py name [BINARY] [FLAG…]  # default the stripped GNU as (775 functions), best of 3;
+                                                                # FLAGs go to `binbridge name` (--no_string_names)
     python benchmarks/speed_benchmark.py memory BINARY          # peak RSS of `binbridge name`
 
 Each mode runs the real CLI in a subprocess, so model loading and process start are included.
@@ -41,16 +42,17 @@ def bench_extract(archive: str) -> None:
                       "binbridge_s": round(ours, 3), "ratio": round(ours / objdump, 2), "rows": rows}))
 
 
-def bench_name(binary: str, runs: int = 3) -> None:
+def bench_name(binary: str, flags: list[str], runs: int = 3) -> None:
     """Best of ``runs`` whole CLI runs; single runs on a 2-core AMD EPYC varied by up to 20%."""
     with tempfile.TemporaryDirectory() as folder:
         output = f"{folder}/names.json"
-        times = [timed([*BINBRIDGE, "name", binary, "--format", "json", "-o", output]) for _ in range(runs)]
-        functions = len(json.loads(Path(output).read_text())["functions"])
+        times = [timed([*BINBRIDGE, "name", binary, "--format", "json", "-o", output, *flags]) for _ in range(runs)]
+        functions = json.loads(Path(output).read_text())["functions"]
+    sources = {source: sum(f["source"] == source for f in functions) for source in ("symbol", "string", "model")}
     seconds = min(times)
-    print(json.dumps({"mode": "name", "input": binary, "functions": functions, "seconds": round(seconds, 2),
-                      "all_seconds": [round(t, 2) for t in times],
-                      "functions_per_second": round(functions / seconds, 1)}))
+    print(json.dumps({"mode": "name", "input": binary, "flags": flags, "functions": len(functions),
+                      "sources": sources, "seconds": round(seconds, 2), "all_seconds": [round(t, 2) for t in times],
+                      "functions_per_second": round(len(functions) / seconds, 1)}))
 
 
 def bench_memory(binary: str) -> None:
@@ -65,11 +67,12 @@ def bench_memory(binary: str) -> None:
 
 def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else "name"
-    target = sys.argv[2] if len(sys.argv) > 2 else None
+    target = sys.argv[2] if len(sys.argv) > 2 and not sys.argv[2].startswith("-") else None
+    flags = sys.argv[3 if target else 2:]
     if mode == "extract":
         bench_extract(target or "/usr/lib/x86_64-linux-gnu/libcrypto.a")
     elif mode == "name":
-        bench_name(target or "/usr/bin/x86_64-linux-gnu-as")
+        bench_name(target or "/usr/bin/x86_64-linux-gnu-as", flags)
     elif mode == "memory" and target:
         bench_memory(target)
     else:
