@@ -26,7 +26,7 @@ from elftools.elf.elffile import ELFFile
 
 from binbridge.data.names import split_clone_suffix
 from binbridge.evaluation import run_eval
-from binbridge.inference.naming import iter_named_functions
+from binbridge.inference.naming import name_binary
 from binbridge.inference.predictor import NamePredictor
 
 PROGRAMS = ["addr2line", "ar", "as", "c++filt", "elfedit", "gprof", "ld.bfd", "ld.gold", "nm", "objcopy",
@@ -66,6 +66,8 @@ def main() -> int:
     parser.add_argument("--model_path", help="model folder (default: the embedded model)")
     parser.add_argument("--no_string_names", action="store_true",
                         help="decode every name, ignoring __func__ strings (measures the model alone)")
+    parser.add_argument("--no_cold_parts", action="store_true",
+                        help="let the model name cold parts instead of naming them after their functions")
     parser.add_argument("-o", "--output_dir", default="work/bench/binutils", help="output folder")
     args = parser.parse_args()
     out_dir = Path(args.output_dir)
@@ -85,7 +87,8 @@ def main() -> int:
             print(f"skip {program}: no debug file (install binutils-x86-64-linux-gnu-dbg)", file=sys.stderr)
             continue
         truth = debug_symbols(debug)
-        predicted = {f.address: f for f in iter_named_functions(binary, predictor)}
+        naming = name_binary(binary, predictor, unique=False, cold_parts=not args.no_cold_parts)
+        predicted = {f.address: f for f in naming.functions}
         for address, name in sorted(truth.items()):
             function = predicted.get(address)
             rows.append({"function_name": split_clone_suffix(name).base,

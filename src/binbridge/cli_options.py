@@ -196,6 +196,9 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
                       help="keep repeated predicted names instead of suffixing them _2, _3, ...")
     name.add_argument("--rename_symbols", action="store_true",
                       help="predict names for functions that already have symbols too")
+    name.add_argument("--no_cold_parts", action="store_true",
+                      help="let the model name the cold parts that GCC splits off functions; by default such a "
+                           "part is named after its function plus '.cold', with source 'cold'")
     name.add_argument("--no_progress", action="store_true", help="hide the progress bar (shown on a terminal)")
     name.set_defaults(handler=handlers["name"])
 

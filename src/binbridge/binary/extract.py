@@ -31,12 +31,14 @@ def make_space(elf: ElfFile, archive_symbols: ArchiveSymbols | None = None) -> A
 
 def _extract(space: AddressSpace, function: FunctionBoundary, binary: str, with_assembly: bool,
              max_instructions: int | None) -> ExtractedFunction:
-    assembly, count = "", 0
+    assembly, count, branches = "", 0, ()
     if with_assembly:
         offset = function.start - space.bases[function.section.index]
         code = space.section_bytes(function.section)[offset:offset + function.size]
         rendered = render_function(space, function.start, function.size, code, max_instructions)
         assembly, count = rendered.assembly, rendered.num_instructions
+        # Relocatable objects place sections at layout addresses, not at the addresses reported.
+        branches = () if isinstance(space, RelocatableSpace) else rendered.outside_branches
     return ExtractedFunction(
         name=function.name,
         address=function.address,
@@ -47,6 +49,7 @@ def _extract(space: AddressSpace, function: FunctionBoundary, binary: str, with_
         source=function.source,
         section=function.section.name,
         num_instructions=count,
+        outside_branches=branches,
     )
 
 

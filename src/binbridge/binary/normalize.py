@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import capstone
 
+from binbridge.binary.records import BRANCH_CALL, BRANCH_CONDITIONAL, BRANCH_JUMP, OutsideBranch
 from binbridge.binary.space import AddressSpace, is_import
 
 BRANCH_MNEMONICS = frozenset({
@@ -41,6 +42,7 @@ class Disassembly:
 
     assembly: str
     num_instructions: int
+    outside_branches: tuple[OutsideBranch, ...] = ()
 
 
 def disassemble(code: bytes, address: int) -> list[tuple[int, int, str, str]]:
@@ -79,6 +81,7 @@ class FunctionRenderer:
         self.instructions = instructions
         self.start = start
         self.end = end
+        self.outside_branches: list[OutsideBranch] = []
         self.index = {instruction[0]: k for k, instruction in enumerate(instructions)}
 
     def label(self, target: int) -> str:
@@ -124,6 +127,8 @@ class FunctionRenderer:
                 if last_word != "call" and start <= target < end:
                     lines.append(f"{mnemonic} {self.label(target)}")
                 else:
+                    kind = BRANCH_CALL if last_word == "call" else BRANCH_JUMP if last_word == "jmp" else BRANCH_CONDITIONAL
+                    self.outside_branches.append(OutsideBranch(target, kind))
                     lines.append(f"{mnemonic} {self.branch_text(target)}")
                 continue
             if "rip" in operands:
@@ -154,4 +159,5 @@ def render_function(space: AddressSpace, start: int, size: int, code: bytes,
     """Disassemble and normalise the function at image address start, whose bytes are code."""
     instructions = strip_padding(disassemble(code, start))
     renderer = FunctionRenderer(space, instructions, start, start + size)
-    return Disassembly("\n".join(renderer.render(max_instructions)), len(instructions))
+    lines = renderer.render(max_instructions)
+    return Disassembly("\n".join(lines), len(instructions), tuple(renderer.outside_branches))

@@ -5,6 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+BRANCH_CALL = "call"
+BRANCH_JUMP = "jmp"
+BRANCH_CONDITIONAL = "jcc"
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideBranch:
+    """A direct call or jump from a function to an address outside it."""
+
+    target: int
+    """Virtual address of the target."""
+    kind: str
+    """``call``, ``jmp``, or ``jcc`` for conditional jumps (jcc, loop, jrcxz, ...)."""
+
+
 @dataclass(frozen=True)
 class ExtractedFunction:
     """One function of a binary with its normalised assembly."""
@@ -28,6 +43,9 @@ class ExtractedFunction:
     num_instructions: int
     """Instruction count of the whole function, after trailing padding is dropped, even when
     max_instructions cut the assembly short; 0 when extracted with with_assembly=False."""
+    outside_branches: tuple[OutsideBranch, ...] = ()
+    """Direct calls and jumps that leave the function, in linked files only (empty for relocatable
+    objects and archive members, and past max_instructions). They tie hot/cold split parts together."""
 
 
 @dataclass(frozen=True)

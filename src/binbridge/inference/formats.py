@@ -54,8 +54,10 @@ def to_table(naming: BinaryNaming, with_analysis: bool = False) -> str:
             lines.append(f"{'':>18}  analysis: {row['analysis']}")
     predicted = sum(1 for r in rows if r["source"] == "model")
     from_strings = sum(1 for r in rows if r["source"] == "string")
+    cold = sum(1 for r in rows if r["source"] == "cold")
     lines.append(f"# {naming.info.path}: {len(rows)} functions, {predicted} named by the model, "
-                 f"{from_strings} by their strings, {len(rows) - predicted - from_strings} by symbols")
+                 f"{from_strings} by their strings, {cold} as cold parts, "
+                 f"{len(rows) - predicted - from_strings - cold} by symbols")
     return "\n".join(lines) + "\n"
 
 

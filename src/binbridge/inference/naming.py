@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
+from binbridge.binary.fragments import FunctionSpan, find_cold_parents
+from binbridge.binary.records import OutsideBranch
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.unique import make_names_unique
 from binbridge.progress import progress_bar
@@ -16,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 SOURCE_SYMBOL = "symbol"
 SOURCE_MODEL = "model"  # the predictor also gives "string" (inference.string_names.SOURCE_STRING)
+SOURCE_COLD = "cold"
+COLD_SUFFIX = ".cold"
 
 
 @dataclass
@@ -24,14 +28,17 @@ class NamedFunction:
     size: int
     name: str
     confidence: float
-    source: str  # "symbol", "string" (a __func__ string, see inference.string_names) or "model"
+    source: str  # "symbol", "string" (a __func__ string, see inference.string_names), "cold" or "model"
     analysis: str = ""
     # Archive member (``adler32.o``) of a function read from a .a file, whose address is an
     # offset in that member's section; None for ELF files.
     member: str | None = None
+    # Calls and jumps that leave the function (linked files only); used to find cold parts, not written.
+    outside_branches: tuple[OutsideBranch, ...] = field(default=(), repr=False)
 
     def to_dict(self, with_analysis: bool = False) -> dict:
         data = asdict(self)
+        data.pop("outside_branches")
         data["address"] = f"0x{self.address:x}"
         data["confidence"] = round(self.confidence, 4)
         if not with_analysis:
@@ -92,20 +99,43 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, bar) -
             member = function.binary[len(member_prefix):] if function.binary.startswith(member_prefix) else None
             if prediction is None:
                 yield NamedFunction(function.address, function.size, function.name or "", 1.0, SOURCE_SYMBOL,
-                                    member=member)
+                                    member=member, outside_branches=function.outside_branches)
             else:
                 name = prediction.name or f"sub_{function.address:x}"
                 yield NamedFunction(function.address, function.size, name, prediction.confidence, prediction.source,
-                                    prediction.analysis, member)
+                                    prediction.analysis, member, function.outside_branches)
         bar.update(len(chunk))
 
 
 def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *, unique: bool = True,
-                rename_symbols: bool = False, show_progress: bool = False) -> BinaryNaming:
-    """Name all functions of ``path``; with ``unique``, repeated predicted names get distinct suffixes."""
+                rename_symbols: bool = False, show_progress: bool = False, cold_parts: bool = True) -> BinaryNaming:
+    """Name all functions of ``path``; with ``unique``, repeated predicted names get distinct suffixes.
+
+    With ``cold_parts``, a part that the compiler split off a function (``binary.fragments``) is
+    named after that function's final name plus ``.cold``, with source ``cold``.
+    """
     info = describe_binary(path)
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress))
+    parents = _cold_parents(functions) if cold_parts else {}
     if unique:
-        make_names_unique(functions)
+        make_names_unique([f for f in functions if f.address not in parents])
+    if parents:
+        by_address = {f.address: f for f in functions}
+        for function in functions:
+            parent = by_address[parents.get(function.address, function.address)]
+            if parent is not function:
+                function.name = parent.name + COLD_SUFFIX
+                function.confidence, function.source, function.analysis = parent.confidence, SOURCE_COLD, ""
+        if unique:  # a function with two cold parts gives both one name
+            make_names_unique([f for f in functions if f.source in (SOURCE_SYMBOL, SOURCE_COLD)])
     return BinaryNaming(info=info, functions=functions)
+
+
+def _cold_parents(functions: list[NamedFunction]) -> dict[int, int]:
+    """Map each unnamed cold part to its parent's address; empty for archives, whose addresses are offsets."""
+    if any(f.member is not None for f in functions):
+        return {}
+    spans = [FunctionSpan(f.address, f.size, f.outside_branches) for f in functions]
+    named = {f.address for f in functions if f.source == SOURCE_SYMBOL}
+    return {part: parent for part, parent in find_cold_parents(spans).items() if part not in named}

@@ -1,0 +1,80 @@
+"""Tie the cold parts of hot/cold split functions back to the functions they came from.
+
+GCC at -O2 moves the rarely run blocks of a function (error paths, aborts)
+into a separate ``foo.cold`` part in ``.text.unlikely``. A stripped binary
+keeps an ``.eh_frame`` entry for each part, so the cold part looks like a
+function of its own, often a few instructions that call ``abort``. Jumps
+that ordinary functions do not make connect the two parts: conditional jumps
+between them, and jumps into the middle of the other part. An unconditional
+jump to the start of another function is a tail call, unless nothing calls
+that function; then the target may be the jumping function's cold part. The linker places ``.text.unlikely`` before ``.text``, so of
+two tied parts the lower one is the cold part.
+
+A function that no call reaches and that such jumps tie to exactly one
+function at a higher address is that function's cold part.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from binbridge.binary.records import BRANCH_CALL, BRANCH_JUMP, OutsideBranch
+
+
+@dataclass(frozen=True)
+class FunctionSpan:
+    """The address range of one function and the calls and jumps that leave it."""
+
+    address: int
+    size: int
+    outside_branches: tuple[OutsideBranch, ...] = ()
+
+
+def find_cold_parents(spans: Sequence[FunctionSpan]) -> dict[int, int]:
+    """Map the address of each cold part to the address of the function it was split from.
+
+    ``spans`` are the functions of one linked file.
+    """
+    ordered = sorted(spans, key=lambda span: span.address)
+    starts = [span.address for span in ordered]
+    called: set[int] = set()
+    ties: dict[int, set[int]] = defaultdict(set)
+    tail_jumps: list[tuple[int, int]] = []
+    for span in ordered:
+        for branch in span.outside_branches:
+            other = _containing(ordered, starts, branch.target)
+            if other is None or other.address == span.address:
+                continue
+            if branch.kind == BRANCH_CALL:
+                called.add(other.address)
+            elif branch.kind == BRANCH_JUMP and branch.target == other.address:
+                tail_jumps.append((span.address, other.address))
+            else:
+                _tie(ties, span.address, other.address)
+    for source, target in tail_jumps:
+        if target not in called:
+            ties[target].add(source)  # only the jump's target can be the cold part
+    cold = {}
+    for part, tied in ties.items():
+        if part in called or len(tied) != 1:
+            continue
+        parent = next(iter(tied))
+        if parent > part:
+            cold[part] = parent
+    return {part: parent for part, parent in cold.items() if parent not in cold}
+
+
+def _tie(ties: dict[int, set[int]], first: int, second: int) -> None:
+    ties[first].add(second)
+    ties[second].add(first)
+
+
+def _containing(ordered: list[FunctionSpan], starts: list[int], address: int) -> FunctionSpan | None:
+    position = bisect.bisect_right(starts, address) - 1
+    if position < 0:
+        return None
+    span = ordered[position]
+    return span if address < span.address + span.size else None

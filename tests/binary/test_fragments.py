@@ -1,0 +1,127 @@
+"""Cold parts of split functions: hand-built jump graphs, then a gcc -O2 binary checked against its symbols."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from binbridge.binary import iter_functions
+from binbridge.binary.fragments import FunctionSpan, find_cold_parents
+from binbridge.binary.records import BRANCH_CALL, BRANCH_CONDITIONAL, BRANCH_JUMP, OutsideBranch
+from tests.cli.cli_helpers import run_cli
+
+HOT, COLD, OTHER = 0x2000, 0x1000, 0x3000
+
+
+def span(address: int, *branches: tuple[int, str], size: int = 0x100) -> FunctionSpan:
+    return FunctionSpan(address, size, tuple(OutsideBranch(target, kind) for target, kind in branches))
+
+
+def test_conditional_jump_and_jump_back_tie_the_parts():
+    spans = [span(HOT, (COLD, BRANCH_CONDITIONAL)), span(COLD, (HOT + 0x50, BRANCH_JUMP), size=0x20)]
+    assert find_cold_parents(spans) == {COLD: HOT}
+
+
+def test_jump_into_the_middle_alone_ties_the_parts():
+    spans = [span(HOT, (COLD + 0x8, BRANCH_JUMP)), span(COLD, size=0x20)]
+    assert find_cold_parents(spans) == {COLD: HOT}
+
+
+def test_the_lower_part_is_the_cold_one():
+    # A conditional jump ties the parts both ways; the linker puts .text.unlikely first.
+    spans = [span(COLD, (HOT, BRANCH_CONDITIONAL)), span(HOT, size=0x20)]
+    assert find_cold_parents(spans) == {COLD: HOT}
+
+
+def test_tail_call_to_a_called_function_is_no_tie():
+    spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD), span(OTHER, (COLD, BRANCH_CALL))]
+    assert find_cold_parents(spans) == {}
+
+
+def test_tail_jump_to_an_uncalled_lower_function_is_a_cold_part():
+    spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD)]
+    assert find_cold_parents(spans) == {COLD: HOT}
+
+
+def test_tail_jump_to_an_uncalled_higher_function_is_not():
+    # A function reached only through a pointer tail-calls its neighbour (binutils pseudo-op handlers).
+    spans = [span(COLD, (HOT, BRANCH_JUMP)), span(HOT)]
+    assert find_cold_parents(spans) == {}
+
+
+def test_part_tied_to_two_functions_is_left_out():
+    spans = [span(HOT, (COLD, BRANCH_CONDITIONAL)), span(OTHER, (COLD + 4, BRANCH_JUMP)), span(COLD, size=0x20)]
+    assert find_cold_parents(spans) == {}
+
+
+def test_called_function_is_never_a_cold_part():
+    spans = [span(HOT, (COLD, BRANCH_CONDITIONAL), (COLD, BRANCH_CALL)), span(COLD)]
+    assert find_cold_parents(spans) == {}
+
+
+def test_targets_outside_every_function_are_ignored():
+    assert find_cold_parents([span(HOT, (0x9000, BRANCH_CONDITIONAL), (HOT + 4, BRANCH_JUMP))]) == {}
+
+
+SPLIT_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+
+__attribute__((cold, noinline)) static void report_failure(const char *what, int code) {
+    fprintf(stderr, "failure in %s: %d\n", what, code);
+}
+
+__attribute__((noinline)) long sum_checked(const long *values, int count) {
+    long total = 0;
+    for (int i = 0; i < count; i++) {
+        if (values[i] < 0) {
+            report_failure("sum", i);
+            fprintf(stderr, "value %ld at %d\n", values[i], i);
+            exit(4);
+        }
+        total += values[i] * (i + 1);
+    }
+    return total;
+}
+
+int main(int argc, char **argv) {
+    long values[4] = {argc, 2, 3, 4};
+    printf("%ld\n", sum_checked(values, 4));
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def split_binary(tmp_path_factory, gcc):
+    folder = tmp_path_factory.mktemp("split")
+    (folder / "split.c").write_text(SPLIT_PROGRAM)
+    subprocess.run([gcc, "-O2", "split.c", "-o", "split"], cwd=folder, check=True)
+    subprocess.run(["strip", "-o", "split.stripped", "split"], cwd=folder, check=True)
+    symbols = {f.name: f.address for f in iter_functions(folder / "split") if f.name}
+    assert "sum_checked.cold" in symbols, f"gcc -O2 did not split sum_checked: {sorted(symbols)}"
+    return folder, symbols
+
+
+def test_stripped_cold_part_matches_the_symbol_table(split_binary):
+    folder, symbols = split_binary
+    functions = list(iter_functions(folder / "split.stripped"))
+    spans = [FunctionSpan(f.address, f.size, f.outside_branches) for f in functions]
+    # report_failure.constprop.0 also sits in .text.unlikely, but it is called, so it stays a function.
+    assert find_cold_parents(spans) == {symbols["sum_checked.cold"]: symbols["sum_checked"]}
+
+
+def test_name_calls_the_cold_part_after_its_function(split_binary):
+    folder, symbols = split_binary
+    result = run_cli("name", str(folder / "split.stripped"), "--format", "json", "--no_progress")
+    assert result.returncode == 0, result.stderr
+    by_address = {int(f["address"], 16): f for f in json.loads(result.stdout)["functions"]}
+    hot, cold = by_address[symbols["sum_checked"]], by_address[symbols["sum_checked.cold"]]
+    assert cold["source"] == "cold" and cold["name"] == hot["name"] + ".cold"
+    assert cold["confidence"] == hot["confidence"]
+
+    result = run_cli("name", str(folder / "split.stripped"), "--format", "json", "--no_progress", "--no_cold_parts")
+    assert result.returncode == 0, result.stderr
+    assert "cold" not in {f["source"] for f in json.loads(result.stdout)["functions"]}
