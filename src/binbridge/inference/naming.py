@@ -11,13 +11,14 @@ from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, ite
 from binbridge.binary.fragments import FunctionSpan, find_cold_parents
 from binbridge.binary.records import OutsideBranch
 from binbridge.inference.predictor import NamePredictor
+from binbridge.inference.string_names import SOURCE_STRING
 from binbridge.inference.unique import make_names_unique
 from binbridge.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
 SOURCE_SYMBOL = "symbol"
-SOURCE_MODEL = "model"  # the predictor also gives "string" (inference.string_names.SOURCE_STRING)
+SOURCE_MODEL = "model"
 SOURCE_COLD = "cold"
 COLD_SUFFIX = ".cold"
 
@@ -118,18 +119,29 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress))
     parents = _cold_parents(functions) if cold_parts else {}
+    by_address = {f.address: f for f in functions}
+    _lend_string_names(parents, by_address)
     if unique:
         make_names_unique([f for f in functions if f.address not in parents])
-    if parents:
-        by_address = {f.address: f for f in functions}
-        for function in functions:
-            parent = by_address[parents.get(function.address, function.address)]
-            if parent is not function:
-                function.name = parent.name + COLD_SUFFIX
-                function.confidence, function.source, function.analysis = parent.confidence, SOURCE_COLD, ""
-        if unique:  # a function with two cold parts gives both one name
-            make_names_unique([f for f in functions if f.source in (SOURCE_SYMBOL, SOURCE_COLD)])
+    for part, parent in parents.items():
+        function, parent_function = by_address[part], by_address[parent]
+        function.name = parent_function.name + COLD_SUFFIX
+        function.confidence, function.source, function.analysis = parent_function.confidence, SOURCE_COLD, ""
+    if parents and unique:  # a function with two cold parts gives both one name
+        make_names_unique([f for f in functions if f.source in (SOURCE_SYMBOL, SOURCE_COLD)])
     return BinaryNaming(info=info, functions=functions)
+
+
+def _lend_string_names(parents: dict[int, int], by_address: dict[int, NamedFunction]) -> None:
+    """Give a function the string name found in its cold part, where the model named the function.
+
+    Error paths, and with them the ``__func__`` strings, are what GCC moves into cold parts.
+    """
+    for part, parent in parents.items():
+        cold, function = by_address[part], by_address[parent]
+        if cold.source == SOURCE_STRING and function.source == SOURCE_MODEL:
+            function.name, function.confidence, function.source = cold.name, cold.confidence, SOURCE_STRING
+            function.analysis = ""
 
 
 def _cold_parents(functions: list[NamedFunction]) -> dict[int, int]:

@@ -12,7 +12,9 @@ and an identifier names the function that makes it:
     call FUNC
 
 The identifier is the name of the function whose code holds the call, which is
-the caller itself unless that code was inlined from another function. On the
+the caller itself unless that code was inlined from another function, or GCC
+cloned the reporting function with the strings built in (``fail.constprop.0``
+then carries its caller's name). On the
 stripped binutils programs this rule names about 8% of the functions, and the
 string is the exact debug name for about a fifth of them; the rest are mostly
 inlined callees (docs/BENCHMARKS.md). Reverse engineers apply the same rule by
