@@ -8,15 +8,15 @@ import subprocess
 import pytest
 
 from binbridge.binary import iter_functions
-from binbridge.binary.fragments import FunctionSpan, find_cold_parents
+from binbridge.binary.fragments import MAX_TAIL_JUMPED_PART, FunctionSpan, find_cold_parents, span_of
 from binbridge.binary.records import BRANCH_CALL, BRANCH_CONDITIONAL, BRANCH_JUMP, OutsideBranch
 from tests.cli.cli_helpers import run_cli
 
 HOT, COLD, OTHER = 0x2000, 0x1000, 0x3000
 
 
-def span(address: int, *branches: tuple[int, str], size: int = 0x100) -> FunctionSpan:
-    return FunctionSpan(address, size, tuple(OutsideBranch(target, kind) for target, kind in branches))
+def span(address: int, *branches: tuple[int, str], size: int = 0x100, returns: bool = True) -> FunctionSpan:
+    return FunctionSpan(address, size, tuple(OutsideBranch(target, kind) for target, kind in branches), returns)
 
 
 def test_conditional_jump_and_jump_back_tie_the_parts():
@@ -36,18 +36,25 @@ def test_the_lower_part_is_the_cold_one():
 
 
 def test_tail_call_to_a_called_function_is_no_tie():
-    spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD), span(OTHER, (COLD, BRANCH_CALL))]
+    spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD, size=0x20, returns=False), span(OTHER, (COLD, BRANCH_CALL))]
     assert find_cold_parents(spans) == {}
 
 
-def test_tail_jump_to_an_uncalled_lower_function_is_a_cold_part():
-    spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD)]
+def test_tail_jump_to_a_small_uncalled_lower_block_is_a_cold_part():
+    spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD, size=0x20, returns=False)]
     assert find_cold_parents(spans) == {COLD: HOT}
+
+
+@pytest.mark.parametrize(("size", "returns"), [(0x20, True), (MAX_TAIL_JUMPED_PART + 1, False)])
+def test_tail_jump_to_a_returning_or_large_function_is_a_tail_call(size, returns):
+    # Functions that are only tail-called (Lua's codearith from luaK_posfix) return or are large.
+    spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD, size=size, returns=returns)]
+    assert find_cold_parents(spans) == {}
 
 
 def test_tail_jump_to_an_uncalled_higher_function_is_not():
     # A function reached only through a pointer tail-calls its neighbour (binutils pseudo-op handlers).
-    spans = [span(COLD, (HOT, BRANCH_JUMP)), span(HOT)]
+    spans = [span(COLD, (HOT, BRANCH_JUMP)), span(HOT, size=0x20, returns=False)]
     assert find_cold_parents(spans) == {}
 
 
@@ -113,7 +120,7 @@ def split_binary(tmp_path_factory, gcc):
 def test_stripped_cold_part_matches_the_symbol_table(split_binary):
     folder, symbols = split_binary
     functions = list(iter_functions(folder / "split.stripped"))
-    spans = [FunctionSpan(f.address, f.size, f.outside_branches) for f in functions]
+    spans = [span_of(f) for f in functions]
     # report_failure.constprop.0 also sits in .text.unlikely, but it is called, so it stays a function.
     assert find_cold_parents(spans) == {symbols["sum_checked.cold"]: symbols["sum_checked"]}
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
-from binbridge.binary.fragments import FunctionSpan, find_cold_parents
-from binbridge.binary.records import OutsideBranch
+from binbridge.binary.fragments import FunctionSpan, find_cold_parents, span_of
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING
 from binbridge.inference.unique import make_names_unique
@@ -34,12 +33,11 @@ class NamedFunction:
     # Archive member (``adler32.o``) of a function read from a .a file, whose address is an
     # offset in that member's section; None for ELF files.
     member: str | None = None
-    # Calls and jumps that leave the function (linked files only); used to find cold parts, not written.
-    outside_branches: tuple[OutsideBranch, ...] = field(default=(), repr=False)
+    # Address range and outgoing calls and jumps, used to find cold parts; not written.
+    span: FunctionSpan | None = field(default=None, repr=False)
 
     def to_dict(self, with_analysis: bool = False) -> dict:
-        data = asdict(self)
-        data.pop("outside_branches")
+        data = {item.name: getattr(self, item.name) for item in fields(self) if item.name != "span"}
         data["address"] = f"0x{self.address:x}"
         data["confidence"] = round(self.confidence, 4)
         if not with_analysis:
@@ -100,11 +98,11 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, bar) -
             member = function.binary[len(member_prefix):] if function.binary.startswith(member_prefix) else None
             if prediction is None:
                 yield NamedFunction(function.address, function.size, function.name or "", 1.0, SOURCE_SYMBOL,
-                                    member=member, outside_branches=function.outside_branches)
+                                    member=member, span=span_of(function))
             else:
                 name = prediction.name or f"sub_{function.address:x}"
                 yield NamedFunction(function.address, function.size, name, prediction.confidence, prediction.source,
-                                    prediction.analysis, member, function.outside_branches)
+                                    prediction.analysis, member, span_of(function))
         bar.update(len(chunk))
 
 
@@ -148,6 +146,6 @@ def _cold_parents(functions: list[NamedFunction]) -> dict[int, int]:
     """Map each unnamed cold part to its parent's address; empty for archives, whose addresses are offsets."""
     if any(f.member is not None for f in functions):
         return {}
-    spans = [FunctionSpan(f.address, f.size, f.outside_branches) for f in functions]
+    spans = [f.span or FunctionSpan(f.address, f.size) for f in functions]
     named = {f.address for f in functions if f.source == SOURCE_SYMBOL}
     return {part: parent for part, parent in find_cold_parents(spans).items() if part not in named}
