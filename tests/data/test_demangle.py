@@ -76,6 +76,15 @@ def test_base_names_of_compiled_symbols(cxx_symbols):
     ("X::operator>>(int)", "operator>>"),
     ("gold::Symbol::~Symbol()", "~Symbol"),
     ("vtable for gold::Symbol", "Symbol"),
+    ("X::operator&(int)", "operator&"),
+    ("operator new[](unsigned long)", "operator new[]"),
+    ("X::operator()(int) const", "operator()"),
+    # Declarators in brackets: a function returning a function pointer, an array reference, a member pointer.
+    ("int (*pick<int>(int))()", "pick"),
+    ("int (&arr<int>(int)) [3]", "arr"),
+    ("int (S::*mptr<int>(int))()", "mptr"),
+    ("A::operator A::B<int>()", "operator A::B"),
+    ("P::operator std::string() const", "operator std::string"),
 ])
 def test_unqualified_name(demangled, expected):
     assert unqualified_name(demangled) == expected
@@ -84,6 +93,15 @@ def test_unqualified_name(demangled, expected):
 @pytest.mark.parametrize("name", ["main", "ssl_ctx_new", "_Znot_a_symbol", "_Z", ""])
 def test_non_cxx_names_pass_through(name):
     assert base_function_name(name) == name
+
+
+@pytest.mark.parametrize(("symbol", "expected"), [
+    ("_Z4pickIiEPFivET_", "pick"),
+    ("_Z11parse_valuev.isra.0", "parse_value.isra.0"),
+    ("_Z11parse_valuev@@V1", "parse_value"),
+])
+def test_base_name_keeps_clone_suffix_and_drops_version(symbol, expected):
+    assert base_function_name(symbol) == expected
 
 
 def test_metrics_compare_demangled_names():

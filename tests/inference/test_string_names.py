@@ -26,16 +26,41 @@ def test_identifier_passed_with_a_source_path_names_the_function():
     assert prediction.name == "notes_calloc" and prediction.source == SOURCE_STRING
 
 
+@pytest.mark.parametrize(("assembly", "expected"), [
+    # Non-PIE code loads strings as immediates.
+    ('mov edx, "parse_header"\nmov esi, 0x2a\nmov edi, "src/parse.c"\ncall FUNC', "parse_header"),
+    # C++ assert passes __PRETTY_FUNCTION__: its name wins over the expression's identifier.
+    ('lea rcx, [rip + "double geo::Rect::area() const"]\nmov edx, 0x11\nlea rsi, [rip + "p1.cpp"]\n'
+     'lea rdi, [rip + "valid"]\ncall <__assert_fail>', "area"),
+    ('lea rcx, [rip + "T twice(T) [with T = int]"]\nmov edx, 7\nlea rsi, [rip + "t.cc"]\ncall FUNC', "twice"),
+    # OpenSSL: __FILE__ and __func__ are loaded before ERR_new(), the line after it.
+    ('lea r12, [rip + "BIO_accept"]\nlea rbp, [rip + "../crypto/bio/bio_sock.c"]\ncall FUNC\n'
+     'mov rdx, r12\nmov rdi, rbp\nmov esi, 0x106\ncall FUNC', "BIO_accept"),
+])
+def test_name_from_each_calling_pattern(assembly, expected):
+    assert string_name(assembly) == expected
+
+
 @pytest.mark.parametrize("assembly", [
     # No source path among the call's arguments: an identifier alone may be any string.
-    'lea rdi, [rip + "notes_calloc"]\ncall FUNC',
+    'lea rdi, [rip + "notes_calloc"]\nmov esi, 0x10\ncall FUNC',
     # Path and identifier belong to different calls.
-    'lea rdi, [rip + "symbols.c"]\ncall FUNC\nlea rdi, [rip + "notes_calloc"]\ncall FUNC',
+    'lea rdi, [rip + "symbols.c"]\nmov esi, 0x10\ncall FUNC\nlea rdi, [rip + "notes_calloc"]\ncall FUNC',
     # Two identifiers with one path: which one is __func__ is unknown.
-    'lea rcx, [rip + "check"]\nlea rdx, [rip + "ptr"]\nlea rsi, [rip + "t.c"]\ncall <__assert_fail>',
+    'lea rcx, [rip + "check"]\nlea rdx, [rip + "ptr"]\nmov esi, 9\nlea rsi, [rip + "t.c"]\ncall <__assert_fail>',
+    # No line number near the path: fopen("settings.h", "readonly").
+    'lea rsi, [rip + "readonly"]\nlea rdi, [rip + "settings.h"]\ncall <fopen>',
+    # The identifier names a call the function makes: error_at_line(1, errno, __FILE__, __LINE__, "malloc").
+    'call <malloc>\nlea r8, [rip + "malloc"]\nmov ecx, 0x1c\nlea rdx, [rip + "e1.c"]\ncall <error_at_line>',
+    # A host name is no source path.
+    'lea rdx, [rip + "homepage"]\nmov esi, 0x50\nlea rdi, [rip + "www.example.cc"]\ncall FUNC',
+    # An assertion's expression is no signature, and a cut C++ signature hides which identifier is __func__.
+    'lea rcx, [rip + "VG_IS_PAGE_ALIGNED(a)"]\nmov edx, 3\nlea rsi, [rip + "m.c"]\ncall FUNC',
+    'lea rcx, [rip + "virtual void gold::Output_section::do_w..."]\nmov edx, 3\nlea rsi, [rip + "o.cc"]\n'
+    'lea rdi, [rip + "valid"]\ncall FUNC',
     # Messages and truncated strings are not identifiers.
-    'lea rdx, [rip + "out of memory"]\nlea rdi, [rip + "main.c"]\ncall FUNC',
-    'lea rdx, [rip + "a_very_long_function_name_that_was_cut_by_..."]\nlea rdi, [rip + "x.c"]\ncall FUNC',
+    'lea rdx, [rip + "out of memory"]\nmov esi, 5\nlea rdi, [rip + "main.c"]\ncall FUNC',
+    'lea rdx, [rip + "a_very_long_function_name_that_was_cut_by_..."]\nmov esi, 5\nlea rdi, [rip + "x.c"]\ncall FUNC',
     "push rbp\nmov rbp, rsp\npop rbp\nret",
     "",
 ])
@@ -44,8 +69,8 @@ def test_no_name_without_the_pattern(assembly):
 
 
 def test_most_frequent_candidate_wins():
-    inlined = 'lea rdx, [rip + "helper"]\nlea rdi, [rip + "a.c"]\ncall FUNC\n'
-    own = 'lea rdx, [rip + "outer"]\nlea rdi, [rip + "a.c"]\ncall FUNC\n'
+    inlined = 'lea rdx, [rip + "helper"]\nmov esi, 4\nlea rdi, [rip + "a.c"]\ncall FUNC\n'
+    own = 'lea rdx, [rip + "outer"]\nmov esi, 9\nlea rdi, [rip + "a.c"]\ncall FUNC\n'
     assert string_name(inlined + own + own) == "outer"
     assert string_name(inlined + own) == "helper"  # a tie goes to the first
 

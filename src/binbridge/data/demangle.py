@@ -20,7 +20,15 @@ logger = logging.getLogger(__name__)
 
 _CLONE_NOTE = re.compile(r"(?: \[clone [^\]]*\])+$")
 _ABI_TAG = re.compile(r"\[abi:[^\]]*\]")
-_OPERATOR = re.compile(r"\boperator\b")
+_ARRAY_SUFFIX = re.compile(r"(?:\s*\[\d+\])+$")
+_TRAILING_QUALIFIERS = re.compile(r"(?:\s*\b(?:const|volatile|noexcept)|\s*&&|\s*&)+$")
+# The start of a declarator in brackets: "*", "&" or a member pointer "S::*".
+_DECLARATOR_START = re.compile(r"(?:[\w<>, ]+(?:::[\w<>, ]+)*::)?[*&]+\s*")
+_OPERATOR_END = re.compile(r"(?<!\w)operator\W+$")
+# The last "operator" keyword of a name.
+_OPERATOR_NAME = re.compile(r"(?<!\w)operator\b(?!.*(?<!\w)operator\b)")
+# GCC clone suffixes after a mangled name (see binbridge.data.names).
+_CLONE_SUFFIX = re.compile(r"(?:\.(?:cold|part|isra|constprop|lto_priv|localalias|clone|llvm)(?:\.\d+)?)+$")
 
 
 @functools.cache
@@ -65,39 +73,71 @@ def unqualified_name(demangled: str) -> str:
     """Return the function's own name from a demangled signature.
 
     ``gold::Output_section::add_input<64, false>(int) const`` -> ``add_input``;
-    ``void ns::f<int>(int)`` -> ``f``; ``X::operator<<(int)`` -> ``operator<<``.
+    ``void ns::f<int>(int)`` -> ``f``; ``X::operator<<(int)`` -> ``operator<<``;
+    ``int (*pick<int>(int))()`` -> ``pick``.
     """
     text = _ABI_TAG.sub("", _CLONE_NOTE.sub("", demangled)).strip()
-    text = _drop_parameters(text)
-    text = _drop_template_arguments(text).rstrip()
-    component = _last_component(text)
-    if not _OPERATOR.search(component):
-        component = component.rsplit(" ", 1)[-1]
+    text = _drop_template_arguments(_declarator_name(text)).rstrip()
+    operator = _OPERATOR_NAME.search(text)
+    if operator:
+        return text[operator.start():].strip()
+    component = _last_component(text).rsplit(" ", 1)[-1].lstrip("*&")
     return component or demangled
 
 
 def base_function_name(name: str) -> str:
-    """Return ``unqualified_name(demangle(name))`` for C++ symbols and ``name`` unchanged otherwise."""
-    demangled = demangle(name)
-    return name if demangled is None else unqualified_name(demangled)
+    """Return the unqualified name of a C++ symbol, keeping a clone suffix; other names unchanged.
+
+    ``_ZN4gold6Symbol9set_valueEm.isra.0`` -> ``set_value.isra.0``, so C and C++ names
+    carry their suffixes alike; a symbol version (``@@V1``) is dropped before demangling.
+    """
+    if not name.startswith("_Z"):
+        return name
+    core = name.partition("@")[0]
+    suffix = _CLONE_SUFFIX.search(core)
+    clone = ""
+    if suffix and suffix.start() > 0:
+        core, clone = core[: suffix.start()], suffix.group()
+    demangled = demangle(core)
+    return name if demangled is None else unqualified_name(demangled) + clone
 
 
-def _drop_parameters(text: str) -> str:
-    """Cut the last top-level parameter list and what follows it (``const``, ``&&``)."""
-    close = text.rfind(")")
-    if close < 0:
-        return text
+def _declarator_name(text: str) -> str:
+    """Cut parameter lists, qualifiers and declarator brackets down to the qualified name.
+
+    ``int (&arr<int>(int)) [3]`` -> ``arr<int>``; ``int (S::*mptr<int>(int))()`` -> ``mptr<int>``.
+    """
+    parameters_cut = False
+    for _ in range(16):
+        if parameters_cut and _OPERATOR_END.search(text):
+            return text  # "X::operator&" or "X::operator()" after its parameters are cut
+        text = _TRAILING_QUALIFIERS.sub("", _ARRAY_SUFFIX.sub("", text)).rstrip()
+        if not text.endswith(")") or text.endswith("operator()"):
+            return text
+        start = _matching_open(text)
+        if start is None:
+            return text
+        wrapper = _DECLARATOR_START.match(text[start + 1:-1])
+        if wrapper:  # (*name(params)): a pointer or reference to what name returns
+            text, parameters_cut = text[start + 1 + wrapper.end():-1], False
+        elif not parameters_cut:
+            text, parameters_cut = text[:start], True
+        else:
+            return text
+    return text
+
+
+def _matching_open(text: str) -> int | None:
+    """Return the index of the ``(`` that matches the final ``)`` of ``text``."""
     depth = 0
-    for position in range(close, -1, -1):
+    for position in range(len(text) - 1, -1, -1):
         if text[position] == ")":
             depth += 1
         elif text[position] == "(":
             depth -= 1
             if depth == 0:
-                head = text[:position]
-                # operator() keeps its own brackets: "X::operator()(int)" -> "X::operator()".
-                return head if head else text
-    return text
+                return position
+    return None
 
 
 def _drop_template_arguments(text: str) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 
 from binbridge.model.binbridge import GeneratedName
 
@@ -33,30 +34,58 @@ SOURCE_STRING = "string"
 # compared demangled), 86% on the corpus's training split (docs/BENCHMARKS.md).
 STRING_NAME_CONFIDENCE = 0.75
 
-# A string operand as the normaliser prints it: [rip + "text"], with \" and \\ escaped.
-_STRING_OPERAND = re.compile(r'\[rip \+ "((?:[^"\\]|\\.)*)"\]')
+# A string operand as the normaliser prints it: "text", with \" and \\ escaped. PIE code loads it
+# with lea [rip + "text"], non-PIE code with mov reg, "text".
+_STRING_OPERAND = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,39}")
 # A source path as __FILE__ expands it: a file name with a C, C++, lex or yacc extension.
-_SOURCE_PATH = re.compile(r"[\w./+-]*\w\.(?:c|h|cc|cpp|cxx|hpp|y|l|def|inc)")
+_SOURCE_PATH = re.compile(r"(?!www\.)[\w./+-]*\w\.(?:c|h|cc|cpp|cxx|hpp|y|l|def|inc)")
+# __PRETTY_FUNCTION__ of C++: "int geo::Rect::area(int) const", "void f(T) [with T = int]".
+# The name follows a return type or a class (" " or "::"), which an assertion's expression,
+# such as "VG_IS_PAGE_ALIGNED(a)", lacks.
+_SIGNATURE = re.compile(
+    r"(?:\s|::)(~?[A-Za-z_][A-Za-z0-9_]*)(?:<[^()]*>)?\((?:[^()]|\([^()]*\))*\)"
+    r"(?:\s*(?:const|volatile|noexcept|&|&&))*(?: \[with [^\]]*\])?$"
+)
+_EXPRESSION = re.compile(r"==|!=|&&|\|\||<=|>=| [<>] |^!")
+# __LINE__: an immediate number among the arguments.
+_NUMBER_OPERAND = re.compile(r", (?:0x[0-9a-f]+|\d+)$")
+_IMPORT = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 # Branches end the argument setup of a call; a call ends it and uses it.
 _BLOCK_END = re.compile(r"^(?:call|jmp|j[a-z]{1,3}|ret)\b")
 
 
+@dataclass
+class _Arguments:
+    """What the instructions between two branches load: strings, and whether a number is among them."""
+
+    strings: list[str] = field(default_factory=list)
+    has_number: bool = False
+
+
 def string_name(assembly: str) -> str | None:
-    """Return the ``__func__`` identifier that the function passes with a source path, or None.
+    """Return the ``__func__`` name that the function passes with its source path, or None.
 
     The strings loaded between two branch instructions are one call's arguments.
-    A block with a source path and exactly one identifier gives a candidate; the
-    candidate given most often wins, the earliest one on a tie.
+    A block with a source path (``__FILE__``), and a number (``__LINE__``) in it or
+    in the next block, gives a candidate: the name in a C++ signature string (``__PRETTY_FUNCTION__``), or
+    else the block's only identifier string. Identifiers that name a function the
+    code imports (``"malloc"`` next to ``call <malloc>``) are messages about that
+    call, not names. The candidate given most often wins, the earliest on a tie.
     """
-    candidates: Counter[str] = Counter()
-    block: list[str] = []
+    imports = set(_IMPORT.findall(assembly))
+    blocks = [_Arguments()]
     for line in assembly.splitlines():
-        block.extend(_STRING_OPERAND.findall(line))
+        block = blocks[-1]
+        block.strings.extend(_STRING_OPERAND.findall(line))
+        block.has_number = block.has_number or bool(_NUMBER_OPERAND.search(line))
         if _BLOCK_END.match(line):
-            _add_candidate(block, candidates)
-            block = []
-    _add_candidate(block, candidates)
+            blocks.append(_Arguments())
+    candidates: Counter[str] = Counter()
+    for block, following in zip(blocks, blocks[1:] + [_Arguments()]):
+        # OpenSSL loads __FILE__ and __func__, calls ERR_new(), then passes them on with the line.
+        if block.has_number or following.has_number:
+            _add_candidate(block, imports, candidates)
     if not candidates:
         return None
     return candidates.most_common(1)[0][0]
@@ -71,9 +100,17 @@ def string_prediction(assembly: str) -> GeneratedName | None:
                          source=SOURCE_STRING)
 
 
-def _add_candidate(block: list[str], candidates: Counter[str]) -> None:
-    if not any(_SOURCE_PATH.fullmatch(text) for text in block):
+def _add_candidate(block: _Arguments, imports: set[str], candidates: Counter[str]) -> None:
+    if not any(_SOURCE_PATH.fullmatch(text) for text in block.strings):
         return
-    identifiers = {text for text in block if _IDENTIFIER.fullmatch(text)}
-    if len(identifiers) == 1:
-        candidates[identifiers.pop()] += 1
+    signatures = {match.group(1) for text in block.strings
+                  if not _EXPRESSION.search(text) for match in [_SIGNATURE.search(text)] if match}
+    if signatures:
+        names = signatures
+    elif any("::" in text for text in block.strings):
+        return  # a C++ signature cut at 40 characters: the identifiers are something else
+    else:
+        names = {text for text in block.strings if _IDENTIFIER.fullmatch(text)}
+    names -= imports
+    if len(names) == 1:
+        candidates[names.pop()] += 1
