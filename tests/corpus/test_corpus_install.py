@@ -20,8 +20,11 @@ class FakeApt:
     version that replaced its manifest version (requests for any other version fail)."""
 
     def __init__(self, installed: dict[str, str], broken: set[str] = frozenset(),
-                 replaced: dict[str, str] | None = None) -> None:
+                 replaced: dict[str, str] | None = None, moves: dict[str, tuple[str, str]] | None = None,
+                 error: CommandError | None = None) -> None:
         self.installed = dict(installed)
+        self.moves = moves or {}  # installing a package also moves another one: package -> (other, version)
+        self.error = error
         self.broken = broken
         self.replaced = replaced or {}
         self.calls: list[list[tuple[str, str | None]]] = []
@@ -31,11 +34,15 @@ class FakeApt:
 
     def install_packages(self, packages: list[tuple[str, str | None]]) -> None:
         self.calls.append(sorted(packages, key=str))
+        if self.error is not None:
+            raise self.error
         chosen = {}
         for package, version in packages:
             current = self.replaced.get(package)
             if package in self.broken or (current is not None and version not in (None, current)):
                 raise CommandError(["apt-get", "install"], 100, f"E: Version '{version}' for '{package}' was not found")
+            if package in self.moves:
+                self.installed[self.moves[package][0]] = self.moves[package][1]
             chosen[package] = version or current or "archive"
         self.installed.update(chosen)
 
@@ -103,3 +110,27 @@ def test_replaced_dbg_version_moves_the_whole_group(tmp_path: Path, monkeypatch)
     # The debug files match only the runtime build they came from, so both move together.
     assert versions == {"good-dbg": "2.1", "libgood1": "2.1"}
     assert fake.calls == [[("good-dbg", "2.0")], [("good-dbg", None), ("libgood1", None)]]
+
+
+def test_versions_are_read_again_after_apt_moves_other_packages(tmp_path: Path, monkeypatch):
+    # libc6-dbg moves libc6, and apt-get moves libc6-dev with it.
+    manifest, config = _manifest_with(tmp_path, ["alpha"], [dbg_entry("good", "2.0")])
+    fake = FakeApt({"libalpha-dev": "1.0", "libgood1": "1.9"}, moves={"good-dbg": ("libalpha-dev", "1.1")})
+    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
+    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+
+    versions = planning._package_versions(manifest, config)
+
+    assert versions == {"libalpha-dev": "1.1", "good-dbg": "2.0", "libgood1": "2.0"}
+
+
+def test_timeout_does_not_retry_package_by_package(tmp_path: Path, monkeypatch):
+    manifest, config = _manifest_with(tmp_path, ["alpha", "beta"], [])
+    fake = FakeApt({}, error=CommandError(["apt-get", "install"], None, "Waiting for cache lock"))
+    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
+    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+
+    versions = planning._package_versions(manifest, config)
+
+    assert len(fake.calls) == 1
+    assert versions == {"libalpha-dev": None, "libbeta-dev": None}

@@ -90,7 +90,8 @@ def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str 
             if not to_install:
                 continue
             _install_group(to_install, one_build=list(group.items()) if pinned else None)
-            versions.update({package: apt.installed_version(package) for package in group})
+            # apt-get may move packages of other groups too (libc6-dev follows libc6).
+            versions.update({package: apt.installed_version(package) for package in requested})
     for package, version in versions.items():
         if version is None:
             logger.warning("Debian package %s is not installed (manifest version %s)%s", package, requested[package],
@@ -111,6 +112,9 @@ def _install_group(packages: list[tuple[str, str]], *, one_build: list[tuple[str
         apt.install_packages(packages)
         return
     except CommandError as error:
+        if not _version_problem(error):  # a timeout, the dpkg lock, a network error: retrying will not help
+            logger.error("apt-get install failed, so these packages stay as they were: %s", error)
+            return
         logger.warning("apt-get could not install the manifest versions, trying the archive's versions: %s",
                        _first_problem(error.output))
     attempts = [one_build] if one_build else [[package] for package in packages]
@@ -127,6 +131,12 @@ def _install_group(packages: list[tuple[str, str]], *, one_build: list[tuple[str
                            ", ".join(package for package, _ in attempt))
         except CommandError as error:
             logger.error("apt-get install failed, so these packages stay as they were: %s", error)
+
+
+def _version_problem(error: CommandError) -> bool:
+    """Whether apt-get failed because a requested version is gone or conflicts (exit code 100)."""
+    return error.returncode == 100 and any(
+        marker in error.output for marker in ("was not found", "unmet dependencies", "Depends:"))
 
 
 def _first_problem(output: str) -> str:
