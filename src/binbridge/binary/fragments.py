@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from binbridge.binary.records import BRANCH_CALL, BRANCH_JUMP, ExtractedFunction, OutsideBranch
 
 # A cold part reached only by a tail-call-like jmp must be at most this many bytes. On the stripped
-# binutils programs 95% of such true parts are within 51 bytes; the tail-called ordinary functions
-# that the rule mistook for cold parts in Lua 5.4 were 101 to 167 bytes.
+# binutils programs 95% of such true parts are within 51 bytes. In Lua 5.4 the rule had taken
+# tail-called ordinary functions of 101 to 167 bytes for cold parts.
 MAX_TAIL_JUMPED_PART = 64
 _RETURN = re.compile(r"^(?:(?:rep|repz|bnd|notrack) )?ret", re.MULTILINE)
 

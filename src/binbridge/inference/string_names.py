@@ -11,14 +11,19 @@ and an identifier names the function that makes it:
     lea rdi, [rip + "../../gas/symbols.c"]   <- __FILE__
     call FUNC
 
-The identifier is the name of the function whose code holds the call, which is
+The identifier is the name of the function whose code makes the call, which is
 the caller itself unless that code was inlined from another function, or GCC
 cloned the reporting function with the strings built in (``fail.constprop.0``
-then carries its caller's name). On the
-stripped binutils programs this rule names about 8% of the functions, and the
-string is the exact debug name for about a fifth of them; the rest are mostly
-inlined callees (docs/BENCHMARKS.md). Reverse engineers apply the same rule by
-hand, so Binbridge reports these names with ``source`` ``string``.
+then carries its caller's name). On the stripped binutils programs this rule
+names 8.5% of the functions; three quarters of these names are the exact debug
+name (C++ names compared demangled), and most of the rest name an inlined
+callee (docs/BENCHMARKS.md). Reverse engineers apply the same rule by hand, so
+Binbridge reports these names with ``source`` ``string``.
+
+Two limits: the normaliser cuts strings at 40 characters, so a longer
+``__FILE__`` (an absolute path, as CMake passes) is not seen as a source path;
+and a call that passes a source file name as data, with one identifier and a
+number (``snprintf(cmd, n, fmt, "gcc", "main.c", out)``), looks the same.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ _BLOCK_END = re.compile(r"^(?:call|jmp|j[a-z]{1,3}|ret)\b")
 
 @dataclass
 class _Arguments:
-    """What the instructions between two branches load: strings, and whether a number is among them."""
+    """The strings that the instructions between two branches load, and whether a number is among them."""
 
     strings: list[str] = field(default_factory=list)
     has_number: bool = False
