@@ -127,13 +127,13 @@ def _declarator_name(text: str) -> str:
     return text
 
 
-def _matching_open(text: str) -> int | None:
-    """Return the index of the ``(`` that matches the final ``)`` of ``text``."""
+def _matching_open(text: str, opening: str = "(", closing: str = ")") -> int | None:
+    """Return the index of the ``opening`` bracket that matches the final ``closing`` one of ``text``."""
     depth = 0
     for position in range(len(text) - 1, -1, -1):
-        if text[position] == ")":
+        if text[position] == closing:
             depth += 1
-        elif text[position] == "(":
+        elif text[position] == opening:
             depth -= 1
             if depth == 0:
                 return position
@@ -144,15 +144,8 @@ def _drop_template_arguments(text: str) -> str:
     """Cut a trailing ``<…>`` template argument list, unless it belongs to an operator name."""
     if not text.endswith(">") or re.search(r"operator[<>=-]*$", text):
         return text
-    depth = 0
-    for position in range(len(text) - 1, -1, -1):
-        if text[position] == ">":
-            depth += 1
-        elif text[position] == "<":
-            depth -= 1
-            if depth == 0:
-                return text[:position]
-    return text
+    start = _matching_open(text, "<", ">")
+    return text if start is None else text[:start]
 
 
 def _last_component(text: str) -> str:
