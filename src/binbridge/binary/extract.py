@@ -35,10 +35,10 @@ def _extract(space: AddressSpace, function: FunctionBoundary, binary: str, with_
     if with_assembly:
         offset = function.start - space.bases[function.section.index]
         code = space.section_bytes(function.section)[offset:offset + function.size]
-        rendered = render_function(space, function.start, function.size, code, max_instructions)
-        assembly, count = rendered.assembly, rendered.num_instructions
         # Relocatable objects place sections at layout addresses, not at the addresses reported.
-        branches = () if isinstance(space, RelocatableSpace) else rendered.outside_branches
+        linked = not isinstance(space, RelocatableSpace)
+        rendered = render_function(space, function.start, function.size, code, max_instructions, linked)
+        assembly, count, branches = rendered.assembly, rendered.num_instructions, rendered.outside_branches
     return ExtractedFunction(
         name=function.name,
         address=function.address,

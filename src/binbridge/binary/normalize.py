@@ -76,11 +76,12 @@ class FunctionRenderer:
     """Print the instructions of one function [start, end) in an address space."""
 
     def __init__(self, space: AddressSpace, instructions: list[tuple[int, int, str, str]], start: int,
-                 end: int) -> None:
+                 end: int, record_branches: bool = True) -> None:
         self.space = space
         self.instructions = instructions
         self.start = start
         self.end = end
+        self.record_branches = record_branches
         self.outside_branches: list[OutsideBranch] = []
         self.index = {instruction[0]: k for k, instruction in enumerate(instructions)}
 
@@ -127,8 +128,8 @@ class FunctionRenderer:
                 if last_word != "call" and start <= target < end:
                     lines.append(f"{mnemonic} {self.label(target)}")
                 else:
-                    kind = BRANCH_CALL if last_word == "call" else BRANCH_JUMP if last_word == "jmp" else BRANCH_CONDITIONAL
-                    self.outside_branches.append(OutsideBranch(target, kind))
+                    if self.record_branches:
+                        self.outside_branches.append(OutsideBranch(target, _branch_kind(last_word)))
                     lines.append(f"{mnemonic} {self.branch_text(target)}")
                 continue
             if "rip" in operands:
@@ -147,6 +148,12 @@ class FunctionRenderer:
         return lines
 
 
+def _branch_kind(mnemonic: str) -> str:
+    if mnemonic == "call":
+        return BRANCH_CALL
+    return BRANCH_JUMP if mnemonic == "jmp" else BRANCH_CONDITIONAL
+
+
 def _displacement(match: re.Match[str]) -> int:
     if match.group(2) is None:
         return 0
@@ -155,9 +162,12 @@ def _displacement(match: re.Match[str]) -> int:
 
 
 def render_function(space: AddressSpace, start: int, size: int, code: bytes,
-                    max_instructions: int | None = None) -> Disassembly:
-    """Disassemble and normalise the function at image address start, whose bytes are code."""
+                    max_instructions: int | None = None, record_branches: bool = True) -> Disassembly:
+    """Disassemble and normalise the function at image address start, whose bytes are code.
+
+    With ``record_branches`` the result lists the calls and jumps that leave the function.
+    """
     instructions = strip_padding(disassemble(code, start))
-    renderer = FunctionRenderer(space, instructions, start, start + size)
+    renderer = FunctionRenderer(space, instructions, start, start + size, record_branches)
     lines = renderer.render(max_instructions)
     return Disassembly("\n".join(lines), len(instructions), tuple(renderer.outside_branches))
