@@ -87,7 +87,8 @@ def main() -> int:
             print(f"skip {program}: no debug file (install binutils-x86-64-linux-gnu-dbg)", file=sys.stderr)
             continue
         truth = debug_symbols(debug)
-        naming = name_binary(binary, predictor, unique=False, cold_parts=not args.no_cold_parts)
+        naming = name_binary(binary, predictor, unique=False, cold_parts=not args.no_cold_parts,
+                             string_names=not args.no_string_names)
         predicted = {f.address: f for f in naming.functions}
         for address, name in sorted(truth.items()):
             function = predicted.get(address)

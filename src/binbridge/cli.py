@@ -156,7 +156,7 @@ def cmd_name(args: argparse.Namespace) -> int:
     predictor = _predictor(args) if info.stripped or args.rename_symbols else (lambda: _predictor(args))
     naming = name_binary(args.binary, predictor, unique=not args.keep_duplicates,
                          rename_symbols=args.rename_symbols, show_progress=_show_progress(args),
-                         cold_parts=not args.no_cold_parts)
+                         cold_parts=not args.no_cold_parts, string_names=not args.no_string_names)
     text = render(naming, args.format, with_analysis=args.show_analysis)
     if args.output:
         write_text_atomically(args.output, text)

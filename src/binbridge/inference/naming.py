@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
-from binbridge.binary.fragments import FunctionSpan, find_cold_parents, span_of
+from binbridge.binary.fragments import find_cold_parents, span_of
 from binbridge.inference.predictor import NamePredictor
-from binbridge.inference.string_names import SOURCE_STRING
+from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, string_name
 from binbridge.inference.unique import make_names_unique
 from binbridge.progress import progress_bar
 
@@ -33,11 +33,9 @@ class NamedFunction:
     # Archive member (``adler32.o``) of a function read from a .a file, whose address is an
     # offset in that member's section; None for ELF files.
     member: str | None = None
-    # Address range and outgoing calls and jumps, used to find cold parts; not written.
-    span: FunctionSpan | None = field(default=None, repr=False)
 
     def to_dict(self, with_analysis: bool = False) -> dict:
-        data = {item.name: getattr(self, item.name) for item in fields(self) if item.name != "span"}
+        data = asdict(self)
         data["address"] = f"0x{self.address:x}"
         data["confidence"] = round(self.confidence, 4)
         if not with_analysis:
@@ -65,26 +63,29 @@ def _chunks(functions: Iterator[ExtractedFunction], size: int) -> Iterator[list[
 
 
 def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor | None, *,
-                         chunk_size: int = 512, rename_symbols: bool = False,
-                         show_progress: bool = False) -> Iterator[NamedFunction]:
+                         chunk_size: int = 512, rename_symbols: bool = False, show_progress: bool = False,
+                         unnamed: frozenset[int] = frozenset()) -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
     without one then raises ValueError. With ``rename_symbols`` the model names
     every function, symbol or not (useful to compare against the symbols).
+    Functions at the addresses in ``unnamed`` (cold parts, named later by
+    ``name_binary``) come back with an empty name and source ``cold``.
     """
     bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
     try:
-        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, bar)
+        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, bar)
     finally:
         bar.close()
 
 
-def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, bar) -> Iterator[NamedFunction]:
+def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unnamed: frozenset[int],
+                  bar) -> Iterator[NamedFunction]:
     """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
     member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
-        to_predict = [f for f in chunk if rename_symbols or not f.name]
+        to_predict = [f for f in chunk if (rename_symbols or not f.name) and f.address not in unnamed]
         predictions = {}
         if to_predict:
             if predictor is None:
@@ -96,56 +97,75 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, bar) -
         for function in chunk:
             prediction = predictions.get(id(function))
             member = function.binary[len(member_prefix):] if function.binary.startswith(member_prefix) else None
-            if prediction is None:
+            if function.address in unnamed:
+                yield NamedFunction(function.address, function.size, "", 0.0, SOURCE_COLD, member=member)
+            elif prediction is None:
                 yield NamedFunction(function.address, function.size, function.name or "", 1.0, SOURCE_SYMBOL,
-                                    member=member, span=span_of(function))
+                                    member=member)
             else:
                 name = prediction.name or f"sub_{function.address:x}"
                 yield NamedFunction(function.address, function.size, name, prediction.confidence, prediction.source,
-                                    prediction.analysis, member, span_of(function))
+                                    prediction.analysis, member)
         bar.update(len(chunk))
 
 
 def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *, unique: bool = True,
-                rename_symbols: bool = False, show_progress: bool = False, cold_parts: bool = True) -> BinaryNaming:
+                rename_symbols: bool = False, show_progress: bool = False, cold_parts: bool = True,
+                string_names: bool = True) -> BinaryNaming:
     """Name all functions of ``path``; with ``unique``, repeated predicted names get distinct suffixes.
 
     With ``cold_parts``, a part that the compiler split off a function (``binary.fragments``) is
-    named after that function's final name plus ``.cold``, with source ``cold``.
+    not sent to the model: it is named after that function's final name plus ``.cold``, with
+    source ``cold``. A first pass over the binary finds these parts. With ``string_names``, a
+    ``__func__`` string in a cold part names its function when the model would otherwise.
     """
     info = describe_binary(path)
+    cold = _find_cold_parts(path, rename_symbols) if cold_parts and info.kind != "archive" else ColdParts()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
-                                          show_progress=show_progress))
-    parents = _cold_parents(functions) if cold_parts else {}
+                                          show_progress=show_progress, unnamed=frozenset(cold.parents)))
     by_address = {f.address: f for f in functions}
-    _lend_string_names(parents, by_address)
+    if string_names:
+        _lend_string_names(cold, by_address)
     if unique:
-        make_names_unique([f for f in functions if f.address not in parents])
-    for part, parent in parents.items():
+        make_names_unique([f for f in functions if f.address not in cold.parents])
+    for part, parent in cold.parents.items():
         function, parent_function = by_address[part], by_address[parent]
         function.name = parent_function.name + COLD_SUFFIX
-        function.confidence, function.source, function.analysis = parent_function.confidence, SOURCE_COLD, ""
-    if parents and unique:  # a function with two cold parts gives both one name
+        function.confidence, function.analysis = parent_function.confidence, ""
+    if cold.parents and unique:  # a function with two cold parts gives both one name
         make_names_unique([f for f in functions if f.source in (SOURCE_SYMBOL, SOURCE_COLD)])
     return BinaryNaming(info=info, functions=functions)
 
 
-def _lend_string_names(parents: dict[int, int], by_address: dict[int, NamedFunction]) -> None:
+@dataclass
+class ColdParts:
+    """Cold parts of one linked file: part address -> function address, and the parts' string names."""
+
+    parents: dict[int, int] = field(default_factory=dict)
+    string_names: dict[int, str] = field(default_factory=dict)
+
+
+def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool) -> ColdParts:
+    """Extract the functions once to find the cold parts; parts with a symbol keep it unless renaming."""
+    spans, named, strings = [], set(), {}
+    for function in iter_functions(path):
+        spans.append(span_of(function))
+        if function.name and not rename_symbols:
+            named.add(function.address)
+        found = string_name(function.assembly) if '"' in function.assembly else None
+        if found:
+            strings[function.address] = found
+    parents = {part: parent for part, parent in find_cold_parents(spans).items() if part not in named}
+    return ColdParts(parents, {part: strings[part] for part in parents if part in strings})
+
+
+def _lend_string_names(cold: ColdParts, by_address: dict[int, NamedFunction]) -> None:
     """Give a function the string name found in its cold part, where the model named the function.
 
     Error paths, and with them the ``__func__`` strings, are what GCC moves into cold parts.
     """
-    for part, parent in parents.items():
-        cold, function = by_address[part], by_address[parent]
-        if cold.source == SOURCE_STRING and function.source == SOURCE_MODEL:
-            function.name, function.confidence, function.source = cold.name, cold.confidence, SOURCE_STRING
+    for part, name in cold.string_names.items():
+        function = by_address[cold.parents[part]]
+        if function.source == SOURCE_MODEL:
+            function.name, function.confidence, function.source = name, STRING_NAME_CONFIDENCE, SOURCE_STRING
             function.analysis = ""
-
-
-def _cold_parents(functions: list[NamedFunction]) -> dict[int, int]:
-    """Map each unnamed cold part to its parent's address; empty for archives, whose addresses are offsets."""
-    if any(f.member is not None for f in functions):
-        return {}
-    spans = [f.span or FunctionSpan(f.address, f.size) for f in functions]
-    named = {f.address for f in functions if f.source == SOURCE_SYMBOL}
-    return {part: parent for part, parent in find_cold_parents(spans).items() if part not in named}
