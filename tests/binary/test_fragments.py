@@ -138,3 +138,15 @@ def test_name_calls_the_cold_part_after_its_function(split_binary):
     result = run_cli("name", str(folder / "split.stripped"), "--format", "json", "--no_progress", "--no_cold_parts")
     assert result.returncode == 0, result.stderr
     assert "cold" not in {f["source"] for f in json.loads(result.stdout)["functions"]}
+
+
+def test_kept_cold_symbol_names_its_function(split_binary):
+    folder, symbols = split_binary
+    subprocess.run(["strip", "-K", "sum_checked.cold", "-o", "split.keep_cold", "split"], cwd=folder, check=True)
+    result = run_cli("name", str(folder / "split.keep_cold"), "--format", "json", "--no_progress",
+                     "--no_string_names")
+    assert result.returncode == 0, result.stderr
+    by_address = {int(f["address"], 16): f for f in json.loads(result.stdout)["functions"]}
+    assert (by_address[symbols["sum_checked"]]["name"], by_address[symbols["sum_checked"]]["source"]) == (
+        "sum_checked", "symbol")
+    assert by_address[symbols["sum_checked.cold"]]["name"] == "sum_checked.cold"

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
 from binbridge.binary.fragments import find_cold_parents, span_of
+from binbridge.data.names import split_clone_suffix
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, string_name
 from binbridge.inference.unique import make_names_unique
@@ -124,6 +125,10 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents)))
     by_address = {f.address: f for f in functions}
+    for parent, name in cold.symbol_names.items():  # strip -K kept foo.cold but not foo
+        function = by_address[parent]
+        if function.source == SOURCE_MODEL:
+            function.name, function.confidence, function.source, function.analysis = name, 1.0, SOURCE_SYMBOL, ""
     if string_names:
         _lend_string_names(cold, by_address)
     if unique:
@@ -139,24 +144,34 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
 
 @dataclass
 class ColdParts:
-    """Cold parts of one linked file: part address -> function address, and the parts' string names."""
+    """Cold parts of one linked file and what they tell about their functions."""
 
     parents: dict[int, int] = field(default_factory=dict)
+    """Address of each unnamed cold part -> address of its function."""
     string_names: dict[int, str] = field(default_factory=dict)
+    """Address of a cold part in ``parents`` -> the ``__func__`` name it passes."""
+    symbol_names: dict[int, str] = field(default_factory=dict)
+    """Address of a function -> its name, from the symbol ``NAME.cold`` that its cold part kept."""
 
 
 def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool) -> ColdParts:
     """Extract the functions once to find the cold parts; parts with a symbol keep it unless renaming."""
-    spans, named, strings = [], set(), {}
+    spans, named, strings = [], {}, {}
     for function in iter_functions(path):
         spans.append(span_of(function))
         if function.name and not rename_symbols:
-            named.add(function.address)
+            named[function.address] = function.name
         found = string_name(function.assembly) if '"' in function.assembly else None
         if found:
             strings[function.address] = found
-    parents = {part: parent for part, parent in find_cold_parents(spans).items() if part not in named}
-    return ColdParts(parents, {part: strings[part] for part in parents if part in strings})
+    found_parents = find_cold_parents(spans)
+    parents = {part: parent for part, parent in found_parents.items() if part not in named}
+    symbol_names = {}
+    for part, parent in found_parents.items():
+        split = split_clone_suffix(named.get(part, ""))
+        if ".cold" in split.clone_suffix and parent not in named:
+            symbol_names[parent] = split.base
+    return ColdParts(parents, {part: strings[part] for part in parents if part in strings}, symbol_names)
 
 
 def _lend_string_names(cold: ColdParts, by_address: dict[int, NamedFunction]) -> None:
