@@ -48,10 +48,13 @@ def span_of(function: ExtractedFunction) -> FunctionSpan:
                         bool(_RETURN.search(function.assembly)))
 
 
-def find_cold_parents(spans: Sequence[FunctionSpan]) -> dict[int, int]:
+def find_cold_parents(spans: Sequence[FunctionSpan], below: int | None = None) -> dict[int, int]:
     """Map the address of each cold part to the address of the function it was split from.
 
-    ``spans`` are the functions of one linked file.
+    ``spans`` are the functions of one linked file. ``below`` is the file's entry point, when it
+    has one: GNU ld puts ``.text.unlikely`` before the ``.text`` that holds ``_start``, so a part
+    above it means another layout (gold ``--no-text-reorder``, lld), and no part is reported
+    there, since the lower-part rule would then pick the hot part.
     """
     ordered = sorted(spans, key=lambda span: span.address)
     starts = [span.address for span in ordered]
@@ -79,7 +82,7 @@ def find_cold_parents(spans: Sequence[FunctionSpan]) -> dict[int, int]:
         if part in called or len(tied) != 1:
             continue
         parent = next(iter(tied))
-        if parent > part:
+        if parent > part and (below is None or part < below):
             cold[part] = parent
     return {part: parent for part, parent in cold.items() if parent not in cold}
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
 from binbridge.binary.fragments import find_cold_parents, span_of
+from binbridge.binary.inputs import open_input
 from binbridge.data.names import split_clone_suffix
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, string_name
@@ -164,7 +165,7 @@ def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool) -> Cold
         found = string_name(function.assembly) if '"' in function.assembly else None
         if found:
             strings[function.address] = found
-    found_parents = find_cold_parents(spans)
+    found_parents = find_cold_parents(spans, below=_entry_point(path))
     parents = {part: parent for part, parent in found_parents.items() if part not in named}
     symbol_names = {}
     for part, parent in found_parents.items():
@@ -172,6 +173,11 @@ def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool) -> Cold
         if ".cold" in split.clone_suffix and parent not in named:
             symbol_names[parent] = split.base
     return ColdParts(parents, {part: strings[part] for part in parents if part in strings}, symbol_names)
+
+
+def _entry_point(path: str | os.PathLike[str]) -> int | None:
+    elf = open_input(path).elf
+    return elf.entry if elf is not None and elf.entry else None
 
 
 def _lend_string_names(cold: ColdParts, by_address: dict[int, NamedFunction]) -> None:
