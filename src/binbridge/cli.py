@@ -152,6 +152,9 @@ def cmd_name(args: argparse.Namespace) -> int:
     info = describe_binary(args.binary)  # fail on a bad binary before loading the model
     if args.output:
         check_output_path(args.output)
+        if os.path.exists(args.output) and os.path.samefile(args.output, args.binary):
+            raise InputError(args.output, "output path is the input binary, which would be overwritten",
+                             "pass another -o path")
     # The model loads only when a function has no symbol name (or with --rename_symbols).
     predictor = _predictor(args) if info.stripped or args.rename_symbols else (lambda: _predictor(args))
     naming = name_binary(args.binary, predictor, unique=not args.keep_duplicates,

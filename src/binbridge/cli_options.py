@@ -197,8 +197,9 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
     name.add_argument("--rename_symbols", action="store_true",
                       help="predict names for functions that already have symbols too")
     name.add_argument("--no_cold_parts", action="store_true",
-                      help="let the model name the cold parts that GCC splits off functions; by default such a "
-                           "part is named after its function plus '.cold', with source 'cold'")
+                      help="treat the cold parts that GCC splits off functions as functions of their own, named "
+                           "by the model; by default such a part is named after its function plus '.cold' "
+                           "(source 'cold'), and its __func__ string or kept NAME.cold symbol names the function")
     name.add_argument("--no_progress", action="store_true", help="hide the progress bar (shown on a terminal)")
     name.set_defaults(handler=handlers["name"])
 

@@ -10,6 +10,7 @@ import pytest
 from binbridge.binary import iter_functions
 from binbridge.binary.fragments import MAX_TAIL_JUMPED_PART, FunctionSpan, find_cold_parents, span_of
 from binbridge.binary.records import BRANCH_CALL, BRANCH_CONDITIONAL, BRANCH_JUMP, OutsideBranch
+from binbridge.inference.naming import cold_symbol_base
 from tests.cli.cli_helpers import run_cli
 
 HOT, COLD, OTHER = 0x2000, 0x1000, 0x3000
@@ -150,3 +151,120 @@ def test_kept_cold_symbol_names_its_function(split_binary):
     assert (by_address[symbols["sum_checked"]]["name"], by_address[symbols["sum_checked"]]["source"]) == (
         "sum_checked", "symbol")
     assert by_address[symbols["sum_checked.cold"]]["name"] == "sum_checked.cold"
+
+
+TWO_PARTS = """
+\t.intel_syntax noprefix
+\t.section .text.unlikely,"ax",@progbits
+\t.type twice_split.cold, @function
+twice_split.cold:
+\t.cfi_startproc
+\tlea rdi, [rip + .Lzero]
+\tcall puts@PLT
+\tcall abort@PLT
+\t.cfi_endproc
+\t.size twice_split.cold, .-twice_split.cold
+\t.type twice_split.cold.1, @function
+twice_split.cold.1:
+\t.cfi_startproc
+\tmov eax, -1
+\tjmp .Lreturn
+\t.cfi_endproc
+\t.size twice_split.cold.1, .-twice_split.cold.1
+\t.text
+\t.globl twice_split
+\t.type twice_split, @function
+twice_split:
+\t.cfi_startproc
+\ttest edi, edi
+\tje twice_split.cold
+\tcmp edi, 5
+\tje twice_split.cold.1
+\tlea eax, [rdi + rdi*2]
+.Lreturn:
+\tret
+\t.cfi_endproc
+\t.size twice_split, .-twice_split
+\t.globl main
+\t.type main, @function
+main:
+\t.cfi_startproc
+\tsub rsp, 8
+\t.cfi_def_cfa_offset 16
+\tcall twice_split
+\tadd rsp, 8
+\t.cfi_def_cfa_offset 8
+\tret
+\t.cfi_endproc
+\t.size main, .-main
+\t.section .rodata
+.Lzero: .string "zero"
+\t.section .note.GNU-stack,"",@progbits
+"""
+
+
+def test_second_cold_part_of_a_function_is_numbered_as_gcc_does(tmp_path, gcc):
+    (tmp_path / "two.s").write_text(TWO_PARTS)
+    subprocess.run([gcc, "two.s", "-o", "two"], cwd=tmp_path, check=True)
+    subprocess.run(["strip", "-o", "two.stripped", "two"], cwd=tmp_path, check=True)
+    symbols = {f.name: f.address for f in iter_functions(tmp_path / "two") if f.name}
+    result = run_cli("name", str(tmp_path / "two.stripped"), "--format", "json", "--no_progress")
+    assert result.returncode == 0, result.stderr
+    by_address = {int(f["address"], 16): f for f in json.loads(result.stdout)["functions"]}
+    function = by_address[symbols["twice_split"]]["name"]
+    assert by_address[symbols["twice_split.cold"]]["name"] == function + ".cold"
+    assert by_address[symbols["twice_split.cold.1"]]["name"] == function + ".cold.1"
+
+
+def test_name_refuses_to_overwrite_its_input(split_binary):
+    folder, _ = split_binary
+    target = folder / "copy"
+    target.write_bytes((folder / "split.stripped").read_bytes())
+    result = run_cli("name", str(target), "-o", str(target), "--no_progress")
+    assert result.returncode == 2 and "input binary" in result.stderr
+    assert target.read_bytes() == (folder / "split.stripped").read_bytes()
+
+
+@pytest.mark.parametrize(("symbol", "base"), [
+    ("parse.cold", "parse"), ("walk.isra.0.cold", "walk.isra.0"), ("f.cold.1", "f"), ("cold", None), ("parse", None),
+])
+def test_cold_symbol_base(symbol, base):
+    assert cold_symbol_base(symbol) == base
+
+
+IMPORT_MESSAGE_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((cold, noipa, noreturn)) static void fail_at(const char *file, int line, const char *what) {
+    fprintf(stderr, "%s:%d: %s failed\n", file, line, what);
+    exit(2);
+}
+
+__attribute__((noinline)) char *copy_text(const char *text) {
+    size_t length = strlen(text) + 1;
+    char *copy = malloc(length);
+    if (copy == NULL)
+        fail_at("copy.c", __LINE__, "malloc");
+    return memcpy(copy, text, length);
+}
+
+int main(int argc, char **argv) {
+    puts(copy_text(argv[argc - 1]));
+    return 0;
+}
+"""
+
+
+def test_message_about_an_import_in_a_cold_part_names_nothing(tmp_path, gcc):
+    (tmp_path / "copy.c").write_text(IMPORT_MESSAGE_PROGRAM)
+    subprocess.run([gcc, "-O2", "copy.c", "-o", "copy"], cwd=tmp_path, check=True)
+    subprocess.run(["strip", "-o", "copy.stripped", "copy"], cwd=tmp_path, check=True)
+    symbols = {f.name: f.address for f in iter_functions(tmp_path / "copy") if f.name}
+    assert "copy_text.cold" in symbols, f"gcc -O2 did not split copy_text: {sorted(symbols)}"
+    result = run_cli("name", str(tmp_path / "copy.stripped"), "--format", "json", "--no_progress")
+    assert result.returncode == 0, result.stderr
+    by_address = {int(f["address"], 16): f for f in json.loads(result.stdout)["functions"]}
+    assert by_address[symbols["copy_text"]]["source"] == "model"
+    assert by_address[symbols["copy_text.cold"]]["source"] == "cold"

@@ -33,6 +33,12 @@ def test_identifier_passed_with_a_source_path_names_the_function():
     ('lea rcx, [rip + "double geo::Rect::area() const"]\nmov edx, 0x11\nlea rsi, [rip + "p1.cpp"]\n'
      'lea rdi, [rip + "valid"]\ncall <__assert_fail>', "area"),
     ('lea rcx, [rip + "T twice(T) [with T = int]"]\nmov edx, 7\nlea rsi, [rip + "t.cc"]\ncall FUNC', "twice"),
+    # A signature cut at 40 characters still shows the name before its bracket.
+    ('lea rcx, [rip + "static geo::Rect geo::Rect::parse(const ..."]\nmov edx, 7\nlea rsi, [rip + "g.cpp"]\n'
+     'lea rdi, [rip + "text"]\ncall <__assert_fail>', "parse"),
+    # glibc assert(ctx): the expression is an identifier too, but __assert_fail takes the function in rcx.
+    ('lea rcx, [rip + "close_context"]\nmov edx, 0x2a\nlea rsi, [rip + "ctx.c"]\nlea rdi, [rip + "ctx"]\n'
+     'call <__assert_fail>', "close_context"),
     # OpenSSL: __FILE__ and __func__ are loaded before ERR_new(), the line after it.
     ('lea r12, [rip + "BIO_accept"]\nlea rbp, [rip + "../crypto/bio/bio_sock.c"]\ncall FUNC\n'
      'mov rdx, r12\nmov rdi, rbp\nmov esi, 0x106\ncall FUNC', "BIO_accept"),
@@ -47,7 +53,9 @@ def test_name_from_each_calling_pattern(assembly, expected):
     # Path and identifier belong to different calls.
     'lea rdi, [rip + "symbols.c"]\nmov esi, 0x10\ncall FUNC\nlea rdi, [rip + "notes_calloc"]\ncall FUNC',
     # Two identifiers with one path: which one is __func__ is unknown.
-    'lea rcx, [rip + "check"]\nlea rdx, [rip + "ptr"]\nmov esi, 9\nlea rsi, [rip + "t.c"]\ncall <__assert_fail>',
+    'lea rcx, [rip + "check"]\nlea rdx, [rip + "ptr"]\nmov esi, 9\nlea rsi, [rip + "t.c"]\ncall FUNC',
+    # A stack adjustment is no line number: register_module("lexer", "lexer.c").
+    'sub rsp, 8\nlea rsi, [rip + "lexer.c"]\nlea rdi, [rip + "lexer"]\ncall FUNC',
     # No line number near the path: fopen("settings.h", "readonly").
     'lea rsi, [rip + "readonly"]\nlea rdi, [rip + "settings.h"]\ncall <fopen>',
     # The identifier names a call the function makes: error_at_line(1, errno, __FILE__, __LINE__, "malloc").

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
 from binbridge.binary.fragments import find_cold_parents, span_of
 from binbridge.binary.inputs import open_input
-from binbridge.data.names import split_clone_suffix
 from binbridge.inference.predictor import NamePredictor
-from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, string_name
+from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
 from binbridge.progress import progress_bar
 
@@ -22,6 +24,7 @@ SOURCE_SYMBOL = "symbol"
 SOURCE_MODEL = "model"
 SOURCE_COLD = "cold"
 COLD_SUFFIX = ".cold"
+_COLD_SYMBOL = re.compile(r"(.+)\.cold(?:\.\d+)?$")
 
 
 @dataclass
@@ -134,11 +137,15 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
         _lend_string_names(cold, by_address)
     if unique:
         make_names_unique([f for f in functions if f.address not in cold.parents])
-    for part, parent in cold.parents.items():
+    parts_seen: Counter[int] = Counter()
+    for part, parent in sorted(cold.parents.items()):
         function, parent_function = by_address[part], by_address[parent]
-        function.name = parent_function.name + COLD_SUFFIX
+        # GCC's own names: foo.cold, then foo.cold.1, foo.cold.2 for further parts of one function.
+        number = parts_seen[parent]
+        parts_seen[parent] += 1
+        function.name = parent_function.name + COLD_SUFFIX + (f".{number}" if number else "")
         function.confidence, function.analysis = parent_function.confidence, ""
-    if cold.parents and unique:  # a function with two cold parts gives both one name
+    if cold.parents and unique:  # a kept symbol may already carry one of these names
         make_names_unique([f for f in functions if f.source in (SOURCE_SYMBOL, SOURCE_COLD)])
     return BinaryNaming(info=info, functions=functions)
 
@@ -157,22 +164,45 @@ class ColdParts:
 
 def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool) -> ColdParts:
     """Extract the functions once to find the cold parts; parts with a symbol keep it unless renaming."""
-    spans, named, strings = [], {}, {}
-    for function in iter_functions(path):
-        spans.append(span_of(function))
-        if function.name and not rename_symbols:
-            named[function.address] = function.name
-        found = string_name(function.assembly) if '"' in function.assembly else None
-        if found:
-            strings[function.address] = found
+    spans, named, strings, imports = [], {}, {}, {}
+    with _quiet_loader():  # the second pass reports the same damaged sections
+        for function in iter_functions(path):
+            spans.append(span_of(function))
+            if function.name and not rename_symbols:
+                named[function.address] = function.name
+            found = string_name(function.assembly) if '"' in function.assembly else None
+            if found:
+                strings[function.address] = found
+            imports[function.address] = imported_names(function.assembly)
     found_parents = find_cold_parents(spans, below=_entry_point(path))
     parents = {part: parent for part, parent in found_parents.items() if part not in named}
+    # A name that the function's own code calls is a message about that call ("malloc"), not __func__.
+    part_strings = {part: strings[part] for part, parent in parents.items()
+                    if part in strings and strings[part] not in imports[parent]}
     symbol_names = {}
     for part, parent in found_parents.items():
-        split = split_clone_suffix(named.get(part, ""))
-        if ".cold" in split.clone_suffix and parent not in named:
-            symbol_names[parent] = split.base
-    return ColdParts(parents, {part: strings[part] for part in parents if part in strings}, symbol_names)
+        base = cold_symbol_base(named.get(part, ""))
+        if base and parent not in named:
+            symbol_names[parent] = base
+    return ColdParts(parents, part_strings, symbol_names)
+
+
+def cold_symbol_base(name: str) -> str | None:
+    """Return the function name in a cold part's symbol (``walk.isra.0.cold`` -> ``walk.isra.0``), or None."""
+    match = _COLD_SYMBOL.match(name)
+    return match.group(1) if match else None
+
+
+@contextlib.contextmanager
+def _quiet_loader():
+    """Hold back the binary loader's warnings for the duration of the block."""
+    loader = logging.getLogger("binbridge.binary")
+    level = loader.level
+    loader.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        loader.setLevel(level)
 
 
 def _entry_point(path: str | os.PathLike[str]) -> int | None:

@@ -52,9 +52,14 @@ _SIGNATURE = re.compile(
     r"(?:\s|::)(~?[A-Za-z_][A-Za-z0-9_]*)(?:<[^()]*>)?\((?:[^()]|\([^()]*\))*\)"
     r"(?:\s*(?:const|volatile|noexcept|&|&&))*(?: \[with [^\]]*\])?$"
 )
+# The same, cut at 40 characters by the normaliser after the name's bracket: "T geo::clamp_sum(const ...".
+_CUT_SIGNATURE = re.compile(r"(?:\s|::)(~?[A-Za-z_][A-Za-z0-9_]*)(?:<[^()]*>)?\([^()]*\.\.\.$")
 _EXPRESSION = re.compile(r"==|!=|&&|\|\||<=|>=| [<>] |^!")
-# __LINE__: an immediate number among the arguments.
-_NUMBER_OPERAND = re.compile(r", (?:0x[0-9a-f]+|\d+)$")
+# __LINE__: a number moved into a 32-bit argument register (not a stack adjustment).
+_NUMBER_OPERAND = re.compile(r"^mov (?:e[a-z]{2}|r\d+d), (?:0x[0-9a-f]+|\d+)$")
+# glibc's assert calls __assert_fail(expression, file, line, function): the function is in rcx.
+_ASSERT_CALL = re.compile(r"^call <__assert_fail>")
+_FOURTH_ARGUMENT = re.compile(r"^(?:lea rcx|mov rcx|mov ecx), ")
 _IMPORT = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 # Branches end the argument setup of a call; a call ends it and uses it.
 _BLOCK_END = re.compile(r"^(?:call|jmp|j[a-z]{1,3}|ret)\b")
@@ -66,6 +71,10 @@ class _Arguments:
 
     strings: list[str] = field(default_factory=list)
     has_number: bool = False
+    fourth: str | None = None
+    """The string loaded into rcx, __assert_fail's function argument."""
+    asserts: bool = False
+    """Whether the block ends in a call to __assert_fail."""
 
 
 def string_name(assembly: str) -> str | None:
@@ -78,13 +87,17 @@ def string_name(assembly: str) -> str | None:
     code imports (``"malloc"`` next to ``call <malloc>``) are messages about that
     call, not names. The candidate given most often wins, the earliest on a tie.
     """
-    imports = set(_IMPORT.findall(assembly))
+    imports = imported_names(assembly)
     blocks = [_Arguments()]
     for line in assembly.splitlines():
         block = blocks[-1]
-        block.strings.extend(_STRING_OPERAND.findall(line))
-        block.has_number = block.has_number or bool(_NUMBER_OPERAND.search(line))
+        strings = _STRING_OPERAND.findall(line)
+        block.strings.extend(strings)
+        block.has_number = block.has_number or bool(_NUMBER_OPERAND.match(line))
+        if strings and _FOURTH_ARGUMENT.match(line):
+            block.fourth = strings[-1]
         if _BLOCK_END.match(line):
+            block.asserts = bool(_ASSERT_CALL.match(line))
             blocks.append(_Arguments())
     candidates: Counter[str] = Counter()
     for block, following in zip(blocks, blocks[1:] + [_Arguments()]):
@@ -105,11 +118,28 @@ def string_prediction(assembly: str) -> GeneratedName | None:
                          source=SOURCE_STRING)
 
 
+def imported_names(assembly: str) -> set[str]:
+    """Return the names of the imports that normalised assembly calls or reads (``<malloc>``)."""
+    return set(_IMPORT.findall(assembly))
+
+
+def _signature_name(text: str) -> str | None:
+    """Return the function name in a C++ signature string, whole or cut at 40 characters, or None."""
+    if _EXPRESSION.search(text):
+        return None
+    match = _SIGNATURE.search(text) or _CUT_SIGNATURE.search(text)
+    return match.group(1) if match else None
+
+
 def _add_candidate(block: _Arguments, imports: set[str], candidates: Counter[str]) -> None:
     if not any(_SOURCE_PATH.fullmatch(text) for text in block.strings):
         return
-    signatures = {match.group(1) for text in block.strings
-                  if not _EXPRESSION.search(text) for match in [_SIGNATURE.search(text)] if match}
+    if block.asserts and block.fourth is not None:
+        named = _signature_name(block.fourth) or (block.fourth if _IDENTIFIER.fullmatch(block.fourth) else None)
+        if named and named not in imports:
+            candidates[named] += 1
+        return
+    signatures = {name for text in block.strings for name in [_signature_name(text)] if name}
     if signatures:
         names = signatures
     elif any("::" in text for text in block.strings):
