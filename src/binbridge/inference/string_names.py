@@ -20,7 +20,9 @@ name (C++ names compared demangled), and most of the rest name an inlined
 callee (docs/BENCHMARKS.md). Reverse engineers apply the same rule by hand, so
 Binbridge reports these names with ``source`` ``string``.
 
-Two limits: the normaliser cuts strings at 40 characters, so a longer
+glibc's ``assert`` passes the expression too, which may be an identifier
+(``assert(ctx)``), so for ``__assert_fail`` the function argument (``rcx``)
+is taken. Two limits: the normaliser cuts strings at 40 characters, so a longer
 ``__FILE__`` (an absolute path, as CMake passes) is not seen as a source path;
 and a call that passes a source file name as data, with one identifier and a
 number (``snprintf(cmd, n, fmt, "gcc", "main.c", out)``), looks the same.
