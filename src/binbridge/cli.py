@@ -160,6 +160,9 @@ def cmd_name(args: argparse.Namespace) -> int:
     naming = name_binary(args.binary, predictor, unique=not args.keep_duplicates,
                          rename_symbols=args.rename_symbols, show_progress=_show_progress(args),
                          cold_parts=not args.no_cold_parts, string_names=not args.no_string_names)
+    if not naming.functions:
+        raise InputError(args.binary, "no functions found: no function symbols, and .eh_frame describes none "
+                         "(damaged, or built without unwind tables)", "pass an unstripped copy of the binary")
     text = render(naming, args.format, with_analysis=args.show_analysis)
     if args.output:
         write_text_atomically(args.output, text)

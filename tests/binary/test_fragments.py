@@ -268,3 +268,4 @@ def test_message_about_an_import_in_a_cold_part_names_nothing(tmp_path, gcc):
     by_address = {int(f["address"], 16): f for f in json.loads(result.stdout)["functions"]}
     assert by_address[symbols["copy_text"]]["source"] == "model"
     assert by_address[symbols["copy_text.cold"]]["source"] == "cold"
+

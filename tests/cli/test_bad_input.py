@@ -64,6 +64,16 @@ def test_extract_rejects_linker_script(tmp_path):
     assert_clean_failure(result, "libm.a", "linker script")
 
 
+def test_binary_without_symbols_or_eh_frame(sample_binaries, tmp_path):
+    bare = tmp_path / "bare"
+    subprocess.run(["strip", "--remove-section=.eh_frame", "--remove-section=.eh_frame_hdr", "-o", str(bare),
+                    str(sample_binaries / "sample")], check=True)
+    output = tmp_path / "names.json"
+    result = run_cli("name", str(bare), "--format", "json", "-o", str(output), "--no_progress")
+    assert_clean_failure(result, str(bare), "no functions found")
+    assert not output.exists()
+
+
 def test_corrupt_eh_frame_does_not_hang(tmp_path, gcc):
     source = tmp_path / "p.c"
     source.write_text(SAMPLE_PROGRAM)
