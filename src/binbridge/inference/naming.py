@@ -129,22 +129,10 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents)))
     by_address = {f.address: f for f in functions}
-    for parent, name in cold.symbol_names.items():  # strip -K kept foo.cold but not foo
-        function = by_address[parent]
-        if function.source == SOURCE_MODEL:
-            function.name, function.confidence, function.source, function.analysis = name, 1.0, SOURCE_SYMBOL, ""
-    if string_names:
-        _lend_string_names(cold, by_address)
+    _name_functions_from_parts(cold, by_address, string_names)
     if unique:
         make_names_unique([f for f in functions if f.address not in cold.parents])
-    parts_seen: Counter[int] = Counter()
-    for part, parent in sorted(cold.parents.items()):
-        function, parent_function = by_address[part], by_address[parent]
-        # GCC's own names: foo.cold, then foo.cold.1, foo.cold.2 for further parts of one function.
-        number = parts_seen[parent]
-        parts_seen[parent] += 1
-        function.name = parent_function.name + COLD_SUFFIX + (f".{number}" if number else "")
-        function.confidence, function.analysis = parent_function.confidence, ""
+    _name_parts(cold, by_address)
     if cold.parents and unique:  # a kept symbol may already carry one of these names
         make_names_unique([f for f in functions if f.source in (SOURCE_SYMBOL, SOURCE_COLD)])
     return BinaryNaming(info=info, functions=functions)
@@ -210,13 +198,30 @@ def _entry_point(path: str | os.PathLike[str]) -> int | None:
     return elf.entry if elf is not None and elf.entry else None
 
 
-def _lend_string_names(cold: ColdParts, by_address: dict[int, NamedFunction]) -> None:
-    """Give a function the string name found in its cold part, where the model named the function.
+def _name_functions_from_parts(cold: ColdParts, by_address: dict[int, NamedFunction], string_names: bool) -> None:
+    """Name model-named functions from their cold parts: a kept ``NAME.cold`` symbol, else a ``__func__`` string.
 
     Error paths, and with them the ``__func__`` strings, are what GCC moves into cold parts.
     """
+    for parent, name in cold.symbol_names.items():  # strip -K kept foo.cold but not foo
+        function = by_address[parent]
+        if function.source == SOURCE_MODEL:
+            function.name, function.confidence, function.source, function.analysis = name, 1.0, SOURCE_SYMBOL, ""
+    if not string_names:
+        return
     for part, name in cold.string_names.items():
         function = by_address[cold.parents[part]]
         if function.source == SOURCE_MODEL:
             function.name, function.confidence, function.source = name, STRING_NAME_CONFIDENCE, SOURCE_STRING
             function.analysis = ""
+
+
+def _name_parts(cold: ColdParts, by_address: dict[int, NamedFunction]) -> None:
+    """Name each cold part after its function: GCC's foo.cold, then foo.cold.1, foo.cold.2 for further parts."""
+    parts_seen: Counter[int] = Counter()
+    for part, parent in sorted(cold.parents.items()):
+        function, parent_function = by_address[part], by_address[parent]
+        number = parts_seen[parent]
+        parts_seen[parent] += 1
+        function.name = parent_function.name + COLD_SUFFIX + (f".{number}" if number else "")
+        function.confidence, function.analysis = parent_function.confidence, ""
