@@ -30,30 +30,30 @@ def test_jump_into_the_middle_alone_ties_the_parts():
     assert find_cold_parents(spans) == {COLD: HOT}
 
 
-def test_the_lower_part_is_the_cold_one():
+def test_tie_lower_part_is_cold():
     # A conditional jump ties the parts both ways; the linker puts .text.unlikely first.
     spans = [span(COLD, (HOT, BRANCH_CONDITIONAL)), span(HOT, size=0x20)]
     assert find_cold_parents(spans) == {COLD: HOT}
 
 
-def test_tail_call_to_a_called_function_is_no_tie():
+def test_tail_jump_to_called_function():
     spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD, size=0x20, returns=False), span(OTHER, (COLD, BRANCH_CALL))]
     assert find_cold_parents(spans) == {}
 
 
-def test_tail_jump_to_a_small_uncalled_lower_block_is_a_cold_part():
+def test_tail_jump_to_small_block():
     spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD, size=0x20, returns=False)]
     assert find_cold_parents(spans) == {COLD: HOT}
 
 
 @pytest.mark.parametrize(("size", "returns"), [(0x20, True), (MAX_TAIL_JUMPED_PART + 1, False)])
-def test_tail_jump_to_a_returning_or_large_function_is_a_tail_call(size, returns):
+def test_tail_jump_to_large_or_returning(size, returns):
     # Functions that are only tail-called (Lua's codearith from luaK_posfix) return or are large.
     spans = [span(HOT, (COLD, BRANCH_JUMP)), span(COLD, size=size, returns=returns)]
     assert find_cold_parents(spans) == {}
 
 
-def test_tail_jump_to_an_uncalled_higher_function_is_not():
+def test_tail_jump_to_higher_function():
     # A function reached only through a pointer tail-calls its neighbour (binutils pseudo-op handlers).
     spans = [span(COLD, (HOT, BRANCH_JUMP)), span(HOT, size=0x20, returns=False)]
     assert find_cold_parents(spans) == {}
@@ -203,7 +203,7 @@ main:
 """
 
 
-def test_second_cold_part_of_a_function_is_numbered_as_gcc_does(tmp_path, gcc):
+def test_name_numbers_second_cold_part(tmp_path, gcc):
     (tmp_path / "two.s").write_text(TWO_PARTS)
     subprocess.run([gcc, "two.s", "-o", "two"], cwd=tmp_path, check=True)
     subprocess.run(["strip", "-o", "two.stripped", "two"], cwd=tmp_path, check=True)
@@ -221,7 +221,8 @@ def test_name_refuses_to_overwrite_its_input(split_binary):
     target = folder / "copy"
     target.write_bytes((folder / "split.stripped").read_bytes())
     result = run_cli("name", str(target), "-o", str(target), "--no_progress")
-    assert result.returncode == 2 and "input binary" in result.stderr
+    assert result.returncode == 2
+    assert "input binary" in result.stderr
     assert target.read_bytes() == (folder / "split.stripped").read_bytes()
 
 
@@ -257,7 +258,7 @@ int main(int argc, char **argv) {
 """
 
 
-def test_message_about_an_import_in_a_cold_part_names_nothing(tmp_path, gcc):
+def test_name_ignores_import_message(tmp_path, gcc):
     (tmp_path / "copy.c").write_text(IMPORT_MESSAGE_PROGRAM)
     subprocess.run([gcc, "-O2", "copy.c", "-o", "copy"], cwd=tmp_path, check=True)
     subprocess.run(["strip", "-o", "copy.stripped", "copy"], cwd=tmp_path, check=True)

@@ -112,7 +112,7 @@ def test_replaced_dbg_version_moves_the_whole_group(tmp_path: Path, monkeypatch)
     assert fake.calls == [[("good-dbg", "2.0")], [("good-dbg", None), ("libgood1", None)]]
 
 
-def test_versions_are_read_again_after_apt_moves_other_packages(tmp_path: Path, monkeypatch):
+def test_versions_reread_after_install(tmp_path: Path, monkeypatch):
     # libc6-dbg moves libc6, and apt-get moves libc6-dev with it.
     manifest, config = _manifest_with(tmp_path, ["alpha"], [dbg_entry("good", "2.0")])
     fake = FakeApt({"libalpha-dev": "1.0", "libgood1": "1.9"}, moves={"good-dbg": ("libalpha-dev", "1.1")})

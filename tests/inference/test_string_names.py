@@ -20,10 +20,11 @@ pop rbx
 ret"""
 
 
-def test_identifier_passed_with_a_source_path_names_the_function():
+def test_string_name_abort_call():
     assert string_name(ABORT_CALL) == "notes_calloc"
     prediction = string_prediction(ABORT_CALL)
-    assert prediction.name == "notes_calloc" and prediction.source == SOURCE_STRING
+    assert prediction.name == "notes_calloc"
+    assert prediction.source == SOURCE_STRING
 
 
 @pytest.mark.parametrize(("assembly", "expected"), [

@@ -51,10 +51,10 @@ def span_of(function: ExtractedFunction) -> FunctionSpan:
 def find_cold_parents(spans: Sequence[FunctionSpan], below: int | None = None) -> dict[int, int]:
     """Map the address of each cold part to the address of the function it was split from.
 
-    ``spans`` are the functions of one linked file. ``below`` is the file's entry point, when it
-    has one: GNU ld puts ``.text.unlikely`` before the ``.text`` that holds ``_start``, so a part
-    above it means another layout (gold ``--no-text-reorder``, lld), and no part is reported
-    there, since the lower-part rule would then pick the hot part.
+    ``spans`` are the functions of one linked file. ``below`` is the file's entry point, if any.
+    GNU ld puts ``.text.unlikely`` before the ``.text`` that contains ``_start``, so a part above
+    the entry point means another layout (gold ``--no-text-reorder``, for one). There the
+    lower-part rule would pick the hot part, so no part above ``below`` is reported.
     """
     ordered = sorted(spans, key=lambda span: span.address)
     starts = [span.address for span in ordered]

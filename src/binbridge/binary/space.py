@@ -29,6 +29,10 @@ MAX_STRING_SCAN = 1 << 16
 
 _STRING = re.compile(rb"[\t\n\r\x20-\x7e]*\x00")
 EMPTY_STRING = '""'
+# What import_text and quote_string print, read back from normalised assembly: the name in
+# <name> and the escaped text in "text".
+IMPORT_PATTERN = re.compile(r"<([A-Za-z_.$][\w.$@]*)>")
+STRING_PATTERN = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"})
 
 

@@ -105,7 +105,7 @@ def base_function_name(name: str) -> str:
 def _declarator_name(text: str) -> str:
     """Cut parameter lists, qualifiers and declarator brackets down to the qualified name.
 
-    ``int (&arr<int>(int)) [3]`` -> ``arr<int>``; ``int (S::*mptr<int>(int))()`` -> ``mptr<int>``.
+    ``int (&arr<int>(int)) [3]`` gives ``arr<int>``, and ``int (S::*mptr<int>(int))()`` gives ``mptr<int>``.
     """
     parameters_cut = False
     for _ in range(16):

@@ -11,11 +11,11 @@ and an identifier names the function that makes it:
     lea rdi, [rip + "../../gas/symbols.c"]   <- __FILE__
     call FUNC
 
-The identifier is the name of the function whose code makes the call, which is
-the caller itself unless that code was inlined from another function, or GCC
-cloned the reporting function with the strings built in (``fail.constprop.0``
-then carries its caller's name). On the stripped binutils programs this rule
-names 8.5% of the functions; three quarters of these names are the exact debug
+The identifier is the name of the function whose code makes the call. That is
+the caller itself, unless the code was inlined from another function. GCC may
+also clone the reporting function with the strings built in, and then
+``fail.constprop.0`` carries its caller's name. On the stripped binutils programs this rule
+names 8.4% of the functions. Three quarters of these names are the exact debug
 name (C++ names compared demangled), and most of the rest name an inlined
 callee (docs/BENCHMARKS.md). Reverse engineers apply the same rule by hand, so
 Binbridge reports these names with ``source`` ``string``.
@@ -34,6 +34,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from binbridge.binary.space import IMPORT_PATTERN, STRING_PATTERN
 from binbridge.model.binbridge import GeneratedName
 
 SOURCE_STRING = "string"
@@ -41,9 +42,6 @@ SOURCE_STRING = "string"
 # compared demangled), 86% on the corpus's training split (docs/BENCHMARKS.md).
 STRING_NAME_CONFIDENCE = 0.75
 
-# A string operand as the normaliser prints it: "text", with \" and \\ escaped. PIE code loads it
-# with lea [rip + "text"], non-PIE code with mov reg, "text".
-_STRING_OPERAND = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,39}")
 # A source path as __FILE__ expands it: a file name with a C, C++, lex or yacc extension.
 _SOURCE_PATH = re.compile(r"(?!www\.)[\w./+-]*\w\.(?:c|h|cc|cpp|cxx|hpp|y|l|def|inc)")
@@ -62,7 +60,6 @@ _NUMBER_OPERAND = re.compile(r"^mov (?:e[a-z]{2}|r\d+d), (?:0x[0-9a-f]+|\d+)$")
 # glibc's assert calls __assert_fail(expression, file, line, function): the function is in rcx.
 _ASSERT_CALL = re.compile(r"^call <__assert_fail>")
 _FOURTH_ARGUMENT = re.compile(r"^(?:lea rcx|mov rcx|mov ecx), ")
-_IMPORT = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 # Branches end the argument setup of a call; a call ends it and uses it.
 _BLOCK_END = re.compile(r"^(?:call|jmp|j[a-z]{1,3}|ret)\b")
 
@@ -93,7 +90,8 @@ def string_name(assembly: str) -> str | None:
     blocks = [_Arguments()]
     for line in assembly.splitlines():
         block = blocks[-1]
-        strings = _STRING_OPERAND.findall(line)
+        # PIE code loads a string with lea reg, [rip + "text"], non-PIE code with mov reg, "text".
+        strings = STRING_PATTERN.findall(line)
         block.strings.extend(strings)
         block.has_number = block.has_number or bool(_NUMBER_OPERAND.match(line))
         if strings and _FOURTH_ARGUMENT.match(line):
@@ -122,7 +120,7 @@ def string_prediction(assembly: str) -> GeneratedName | None:
 
 def imported_names(assembly: str) -> set[str]:
     """Return the names of the imports that normalised assembly calls or reads (``<malloc>``)."""
-    return set(_IMPORT.findall(assembly))
+    return set(IMPORT_PATTERN.findall(assembly))
 
 
 def _signature_name(text: str) -> str | None:

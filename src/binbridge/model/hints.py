@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_IMPORT = re.compile(r"<([A-Za-z_.$][\w.$@]*)>")
-_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+from binbridge.binary.space import IMPORT_PATTERN, STRING_PATTERN
+
 # Symbol versions (`malloc@GLIBC_2.2.5`) and the PLT suffix add nothing to the name.
 _VERSION = re.compile(r"@.*$")
 _RUNTIME_IMPORTS = frozenset({"__stack_chk_fail", "__cxa_finalize", "_GLOBAL_OFFSET_TABLE_"})
@@ -65,7 +65,7 @@ def _shorten(text: str, limit: int) -> str:
 def find_hints(assembly: str, *, max_imports: int = 8, max_strings: int = 4,
                max_string_chars: int = 48) -> ContextHints:
     """Collect the imports called or referenced and the strings referenced by normalised assembly."""
-    imports = (_VERSION.sub("", match.group(1)) for match in _IMPORT.finditer(assembly))
+    imports = (_VERSION.sub("", match.group(1)) for match in IMPORT_PATTERN.finditer(assembly))
     imports = (name for name in imports if name not in _RUNTIME_IMPORTS)
-    strings = (_shorten(match.group(1), max_string_chars) for match in _STRING.finditer(assembly))
+    strings = (_shorten(match.group(1), max_string_chars) for match in STRING_PATTERN.finditer(assembly))
     return ContextHints(imports=_distinct(imports, max_imports), strings=_distinct(strings, max_strings))
