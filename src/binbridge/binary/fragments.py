@@ -55,6 +55,9 @@ def find_cold_parents(spans: Sequence[FunctionSpan], below: int | None = None) -
     GNU ld puts ``.text.unlikely`` before the ``.text`` that contains ``_start``, so a part above
     the entry point means another layout (gold ``--no-text-reorder``, for one). There the
     lower-part rule would pick the hot part, so no part above ``below`` is reported.
+
+    NOTE: a shared object without an entry point gets no such check, so one linked with cold
+    code after hot code could have functions reported as cold parts (not seen in tests).
     """
     ordered = sorted(spans, key=lambda span: span.address)
     starts = [span.address for span in ordered]
