@@ -68,13 +68,15 @@ def main() -> int:
                         help="decode every name, ignoring __func__ strings (measures the model alone)")
     parser.add_argument("--no_cold_parts", action="store_true",
                         help="let the model name cold parts instead of naming them after their functions")
+    parser.add_argument("--no_signatures", action="store_true", help="ignore the model folder's signatures.json")
     parser.add_argument("-o", "--output_dir", default="work/bench/binutils", help="output folder")
     args = parser.parse_args()
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     started = time.time()
-    predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names)
+    predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names,
+                                        model_signatures=not args.no_signatures)
     rows = []
     for program in PROGRAMS:
         binary = BIN_DIR / f"x86_64-linux-gnu-{program}"

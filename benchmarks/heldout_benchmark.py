@@ -33,6 +33,7 @@ def main() -> int:
     parser.add_argument("--model_path", help="model folder (default: the embedded model)")
     parser.add_argument("--no_string_names", action="store_true",
                         help="decode every name, ignoring __func__ strings (measures the model alone)")
+    parser.add_argument("--no_signatures", action="store_true", help="ignore the model folder's signatures.json")
     parser.add_argument("--max_train", type=int, default=20000, help="training rows for the retrieval index")
     parser.add_argument("-o", "--output_dir", default="work/bench/heldout", help="report folder")
     args = parser.parse_args()
@@ -43,7 +44,8 @@ def main() -> int:
     test = read_dataset(args.test_data)
     random.Random(0).shuffle(train)
     train = train[: args.max_train]
-    predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names)
+    predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names,
+                                        model_signatures=not args.no_signatures)
 
     started = time.time()
     predictions = predictor.predict([r.assembly for r in test], show_progress=True)
@@ -64,10 +66,11 @@ def main() -> int:
 
     with (out_dir / "predictions.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["function_name", "predicted_name", "confidence", "project", "nearest_neighbour"])
+        writer.writerow(["function_name", "predicted_name", "confidence", "name_source", "project",
+                         "nearest_neighbour"])
         for record, prediction, neighbour in zip(test, predictions, neighbours.predicted_names):
             writer.writerow([record.function_name, prediction.name or "", f"{prediction.confidence:.4f}",
-                             record.project, neighbour])
+                             prediction.source, record.project, neighbour])
     overall = report.overall
     print(f"model: XFL-style F1 {overall.xfl.f1:.4f}, SymLM-style F1 {overall.symlm.f1:.4f} on {len(test)} functions "
           f"({len(test) / model_seconds:.1f} functions/s)")

@@ -1,4 +1,4 @@
-"""Command-line interface: ``binbridge {extract,train,infer,name,eval}``.
+"""Command-line interface: ``binbridge {extract,train,infer,name,eval,split,corpus,signatures}``.
 
 Only this module prints. Every ``BinbridgeError`` becomes a one-line message on
 stderr and exit code 2; outputs are written to a temp file and renamed, so a
@@ -104,7 +104,8 @@ def _predictor(args: argparse.Namespace):
 
     _quiet_transformers()
     predictor = NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads,
-                                        string_names=not args.no_string_names)
+                                        string_names=not args.no_string_names,
+                                        model_signatures=not args.no_signatures, signature_files=args.signatures)
     # argparse already checked the values (cli_options._decoding_factor).
     for option in ("guidance_scale", "repetition_penalty", "name_start_guidance"):
         value = getattr(args, option)
@@ -219,6 +220,23 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_signatures(args: argparse.Namespace) -> int:
+    from binbridge.data.signatures import build_signature_file
+
+    check_output_path(args.output)
+    for path in args.inputs:
+        if os.path.realpath(path) == os.path.realpath(args.output):
+            raise InputError(args.output, "output path is one of the inputs, which would be overwritten",
+                             "pass another -o path")
+    index = build_signature_file(args.inputs, args.output, description=args.description)
+    if not index.exact:
+        print(f"binbridge: warning: {args.output} holds no signature: no named function of at least "
+              f"{index.min_instructions} instructions in the inputs", file=sys.stderr)
+    print(f"wrote {_count(len(index.exact), 'exact signature')} and {_count(len(index.shape), 'shape signature')} "
+          f"to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from binbridge.evaluation import run_eval
 
@@ -250,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"binbridge {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     handlers = {"extract": cmd_extract, "train": cmd_train, "infer": cmd_infer, "name": cmd_name, "eval": cmd_eval,
-                "split": cmd_split, "corpus": cmd_corpus}
+                "split": cmd_split, "corpus": cmd_corpus, "signatures": cmd_signatures}
     add_subcommands(parser, handlers)
     return parser
 

@@ -148,6 +148,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="decode every name with the model; by default a function that passes its own "
                              "name (__func__) with a source path to an assertion or error call gets that name, "
                              "with source 'string'")
+    parser.add_argument("--signatures", action="append", default=[], metavar="FILE",
+                        help="signature file from 'binbridge signatures'; a function whose normalised code it "
+                             "holds gets the known name, with source 'signature' (repeatable; used together "
+                             "with the model folder's own signatures.json)")
+    parser.add_argument("--no_signatures", action="store_true",
+                        help="ignore the model folder's signatures.json (files given with --signatures still apply)")
     _add_decoding_arguments(parser, default="default: the model's saved value; 1.0 turns it off")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")
@@ -213,6 +219,18 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
 
     add_split_subcommand(sub, handlers["split"])
     add_corpus_subcommand(sub, handlers["corpus"])
+    add_signatures_subcommand(sub, handlers["signatures"])
+
+
+def add_signatures_subcommand(sub, handler) -> None:
+    signatures = sub.add_parser("signatures", help="build a known-function signature file from named functions")
+    signatures.add_argument("inputs", nargs="+", metavar="INPUT",
+                            help="dataset CSV (from 'binbridge extract' or 'binbridge corpus build'), or an ELF "
+                                 "file or .a archive with function symbols")
+    signatures.add_argument("-o", "--output", required=True,
+                            help="signature file to write (JSON); pass it to 'binbridge name --signatures'")
+    signatures.add_argument("--description", default="", help="free text stored in the file, such as the libraries")
+    signatures.set_defaults(handler=handler)
 
 
 def add_split_subcommand(sub, handler) -> None:

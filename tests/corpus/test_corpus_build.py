@@ -11,6 +11,7 @@ import pytest
 
 from binbridge.corpus import BuildConfig, CorpusBuildResult, build_corpus
 from binbridge.data.schema import FunctionRecord, read_dataset
+from binbridge.data.signatures import SIGNATURE_FILE, SignatureIndex
 from corpus_helpers import TEST_VERSION, TinyLibraries, run_tool, subprogram_attributes
 
 CRT_NAMES = {"_start", "_init", "_fini", "frame_dummy", "register_tm_clones", "deregister_tm_clones",
@@ -153,6 +154,17 @@ def test_lock_records_versions_and_hashes(built: BuiltCorpus, tiny_libraries: Ti
         assert entry["sha256"] == hashlib.sha256((built.output_dir / name).read_bytes()).hexdigest()
 
 
+def test_signatures_cover_training_projects_only(built: BuiltCorpus):
+    index = SignatureIndex.load(built.output_dir / SIGNATURE_FILE)
+    signed = set(index.exact.values())
+    train_names = {row.function_name for row in built.rows["train"]}
+    held_out_names = {row.function_name for row in built.rows["eval"] + built.rows["test"]}
+    assert signed & train_names
+    assert not signed & (held_out_names - train_names)
+    cold = built.relinked("sum_checked", ".cold")[0]
+    assert index.lookup(cold.assembly) is None
+
+
 def test_missing_library_logged_and_skipped(built: BuiltCorpus):
     lock = json.loads((built.output_dir / "manifest.lock.json").read_text())
     beta = next(entry for entry in lock["packages"] if entry["package"] == "binbridge-test-beta")
@@ -164,7 +176,8 @@ def test_missing_library_logged_and_skipped(built: BuiltCorpus):
 
 def test_outputs_complete_without_staging(built: BuiltCorpus):
     names = {path.name for path in built.output_dir.iterdir()}
-    assert {"train.csv", "eval.csv", "test.csv", "split_summary.json", "manifest.lock.json", "build.log"} <= names
+    assert {"train.csv", "eval.csv", "test.csv", "split_summary.json", "signatures.json", "manifest.lock.json",
+            "build.log"} <= names
     assert not [name for name in names if name.startswith(".")]
     assert "build.failed.log" not in names
 

@@ -35,7 +35,8 @@ from binbridge.corpus.units import Unit, run_unit
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FILES = ("train.csv", "eval.csv", "test.csv", "split_summary.json", "manifest.lock.json", "build.log")
+OUTPUT_FILES = ("train.csv", "eval.csv", "test.csv", "split_summary.json", "signatures.json", "manifest.lock.json",
+                "build.log")
 
 
 @dataclass

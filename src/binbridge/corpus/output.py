@@ -1,4 +1,8 @@
-"""Deduplicate the corpus rows, split them by project and write the split files into a staging folder."""
+"""Deduplicate the corpus rows, split them by project and write the split files into a staging folder.
+
+The training projects' rows are also signed, before deduplication, into
+``signatures.json`` (see ``binbridge.data.signatures``).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ from binbridge.corpus.rows import ROW_KINDS, UnitResult
 from binbridge.corpus.tools import sha256_file
 from binbridge.data.schema import FunctionRecord, write_dataset
 from binbridge.data.split import SplitSummary, split_by_project
+from binbridge.data.signatures import SIGNATURE_FILE, NamedCode, SignatureIndex, is_cold_part
 from binbridge.errors import InputError
+from binbridge.outputs import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +33,9 @@ class CorpusSplit:
     functions_by_source: dict[str, dict[str, int]]
     """Rows per split and row kind, after deduplication."""
     rows_before_dedup: int
+    signature_rows: list[FunctionRecord]
+    """Every row of the training projects before deduplication, so that identical code under two names
+    shows as ambiguous in the signatures (deduplication would keep only the first name)."""
 
 
 def ordered_rows(results: list[UnitResult]) -> tuple[list[FunctionRecord], dict[int, str]]:
@@ -67,7 +76,9 @@ def split_corpus(results: list[UnitResult], held_out: dict[str, tuple[str, ...]]
         plan[split_name] = [project for project in projects if project in present]
     result = split_by_project(records, plan, path="<corpus>")
     by_source = {name: dict(Counter(kind_of[id(record)] for record in rows)) for name, rows in result.splits.items()}
-    return CorpusSplit(result.splits, result.summary, by_source, len(records))
+    held_out_projects = {project for projects in plan.values() for project in projects}
+    signature_rows = [record for record in records if record.project not in held_out_projects]
+    return CorpusSplit(result.splits, result.summary, by_source, len(records), signature_rows)
 
 
 def write_split_files(corpus: CorpusSplit, staging: Path) -> dict[str, OutputFile]:
@@ -82,4 +93,15 @@ def write_split_files(corpus: CorpusSplit, staging: Path) -> dict[str, OutputFil
     summary["functions_by_source"] = corpus.functions_by_source
     summary["rows_before_dedup"] = corpus.rows_before_dedup
     write_json_atomically(staging / "split_summary.json", summary)
+    outputs[SIGNATURE_FILE] = write_signatures(corpus.signature_rows, staging / SIGNATURE_FILE)
     return outputs
+
+
+def write_signatures(rows: list[FunctionRecord], path: Path) -> OutputFile:
+    """Sign the training projects' functions (cold parts left out) into the signature file at ``path``."""
+    functions = (NamedCode(record.function_name, record.assembly, f"{record.binary}:{record.address}")
+                 for record in rows if not is_cold_part(record.clone_suffix))
+    index = SignatureIndex.build(functions, description="binbridge corpus build: training projects")
+    with atomic_output(path) as handle:
+        handle.write(index.to_json())
+    return OutputFile(len(index.exact), sha256_file(path))

@@ -24,8 +24,9 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
               *, show_analysis: bool = False, show_progress: bool = False) -> BatchInferenceResult:
     """Write ``output_path``: the input rows plus ``predicted_name``, ``confidence`` and ``name_source``.
 
-    ``name_source`` is ``model`` for decoded names and ``string`` for names read from the
-    function's ``__func__`` strings (``binbridge.inference.string_names``).
+    ``name_source`` is ``model`` for decoded names, ``signature`` for known functions
+    (``binbridge.data.signatures``) and ``string`` for names read from the function's
+    ``__func__`` strings (``binbridge.inference.string_names``).
 
     With ``show_analysis`` a ``predicted_analysis`` column contains the decoder's analysis text.
     Rows are processed in chunks, so memory does not grow with the file.

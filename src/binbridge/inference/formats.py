@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 
 from binbridge.inference.naming import BinaryNaming
 
@@ -52,12 +53,10 @@ def to_table(naming: BinaryNaming, with_analysis: bool = False) -> str:
                      f"{row['confidence']:>10.3f}  {row['source']}")
         if with_analysis and row.get("analysis"):
             lines.append(f"{'':>18}  analysis: {row['analysis']}")
-    predicted = sum(1 for r in rows if r["source"] == "model")
-    from_strings = sum(1 for r in rows if r["source"] == "string")
-    cold = sum(1 for r in rows if r["source"] == "cold")
-    lines.append(f"# {naming.info.path}: {len(rows)} functions, {predicted} named by the model, "
-                 f"{from_strings} by their strings, {cold} as cold parts, "
-                 f"{len(rows) - predicted - from_strings - cold} by symbols")
+    sources = Counter(r["source"] for r in rows)
+    lines.append(f"# {naming.info.path}: {len(rows)} functions, {sources['model']} named by the model, "
+                 f"{sources['signature']} by signatures, {sources['string']} by their strings, "
+                 f"{sources['cold']} as cold parts, {sources['symbol']} by symbols")
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from binbridge.binary import find_function, normalize_assembly_text
 from binbridge.errors import BinbridgeError, InputError
 from binbridge.inference.predictor import NamePredictor
+from binbridge.data.signatures import SOURCE_SIGNATURE
 from binbridge.inference.string_names import SOURCE_STRING
 
 _HEX_ADDRESS = re.compile(r"(?:0x)?[0-9a-fA-F]+")
@@ -83,6 +84,7 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
             continue
         if show_analysis and prediction.analysis:
             write(f"analysis: {prediction.analysis}\n")
-        origin = "\tfrom a __func__ string" if prediction.source == SOURCE_STRING else ""
+        origin = {SOURCE_STRING: "\tfrom a __func__ string",
+                  SOURCE_SIGNATURE: "\tknown function (signature)"}.get(prediction.source, "")
         write(f"{prediction.name or '(no name)'}\t{prediction.confidence:.3f}{origin}\n")
         served += 1

@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from binbridge.errors import ModelLoadError
+from binbridge.data.signatures import SIGNATURE_FILE, SOURCE_SIGNATURE, SignatureIndex, load_signatures
 from binbridge.inference.string_names import string_prediction
 from binbridge.model.binbridge import BinbridgeModel, GeneratedName
 from binbridge.model.loading import load_model
@@ -49,13 +50,15 @@ def _cast_for_inference(model: BinbridgeModel) -> None:
 class NamePredictor:
     """Runs encoder -> Q-Former -> decoder over batches of functions.
 
-    With ``string_names`` (the default), a function that passes its own ``__func__`` name to an
-    assertion or error call gets that name (source ``string``) instead of a decoded one.
+    A function whose normalised code is in ``signatures`` gets the known name (source
+    ``signature``, see ``data.signatures``). With ``string_names`` (the default), a function
+    that passes its own ``__func__`` name to an assertion or error call gets that name (source
+    ``string``). The model names the rest.
     """
 
     def __init__(self, model: BinbridgeModel, *, batch_size: int = 32, max_batch_tokens: int = 32768,
                  num_threads: int | None = None, decode_batch_size: int | None = None,
-                 string_names: bool = True) -> None:
+                 string_names: bool = True, signatures: SignatureIndex | None = None) -> None:
         if model.encoder is None:
             raise ValueError("NamePredictor needs a model loaded with its encoder")
         self.model = model.eval()
@@ -64,14 +67,35 @@ class NamePredictor:
         self.decode_batch_size = decode_batch_size or 4 * batch_size
         self.max_batch_tokens = max_batch_tokens
         self.string_names = string_names
+        self.signatures = signatures
         if num_threads:
             torch.set_num_threads(num_threads)
 
     @classmethod
-    def from_path(cls, model_path: str | os.PathLike[str] | None = None, **kwargs) -> "NamePredictor":
+    def from_path(cls, model_path: str | os.PathLike[str] | None = None, *, model_signatures: bool = True,
+                  signature_files: Sequence[str | os.PathLike[str]] = (), **kwargs) -> "NamePredictor":
+        """Load a model folder (the embedded model when ``model_path`` is None).
+
+        The signatures are those of ``signature_files`` plus, with ``model_signatures``, the
+        model folder's own ``signatures.json`` when it has one.
+        """
         path = Path(model_path) if model_path else default_model_path()
         logger.info("loading model from %s", path)
-        return cls(load_model(path), **kwargs)
+        files = [*signature_files]
+        if model_signatures and (path / SIGNATURE_FILE).is_file():
+            files.append(path / SIGNATURE_FILE)
+        signatures = load_signatures(files) if files else None
+        if signatures is not None:
+            logger.info("%d known-function signatures from %d files", len(signatures), len(files))
+        return cls(load_model(path), signatures=signatures, **kwargs)
+
+    def known_name(self, assembly: str) -> GeneratedName | None:
+        """Return the prediction that needs no model: a signature match, then a string name, or None."""
+        if self.signatures is not None:
+            match = self.signatures.lookup(assembly)
+            if match is not None:
+                return GeneratedName(match.name, "", match.confidence, "", source=SOURCE_SIGNATURE)
+        return string_prediction(assembly) if self.string_names else None
 
     @property
     def uses_cot(self) -> bool:
@@ -83,9 +107,9 @@ class NamePredictor:
 
         The functions go through in chunks of ``PROMPT_CHUNK_BATCHES`` decoder batches, so memory
         contains one chunk's soft prompts (64 KB per function for the tiny preset), whatever the input size.
-        Functions named by their strings skip the model.
+        Functions with a signature match or a string name skip the model.
         """
-        found = [string_prediction(text) if self.string_names else None for text in assemblies]
+        found = [self.known_name(text) for text in assemblies]
         to_decode = [index for index, prediction in enumerate(found) if prediction is None]
         prior = self.model.name_start_prior() if to_decode else None
         chunk = PROMPT_CHUNK_BATCHES * self.decode_batch_size

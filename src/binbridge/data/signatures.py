@@ -1,0 +1,271 @@
+"""Known-function signatures: names of library functions recognised by their normalised code.
+
+Stripped programs often carry whole functions of libraries that Binbridge
+has seen: statically linked libc, zlib or OpenSSL, or a vendored copy of a
+library. Disassemblers recognise these with signature files (IDA's FLIRT,
+Ghidra's Function ID). Binbridge does the same with the normalised assembly
+of its corpus. The normaliser prints no addresses (internal calls are
+``FUNC``, data is ``DATA``, jumps are relative labels), so a function
+compiled once has the same text in every program that links it.
+
+Two keys are stored per function:
+
+* ``exact``: a hash of the normalised text.
+* ``shape``: a hash of the text with import names replaced by ``FUNC``. A
+  function that calls ``malloc`` through the PLT in a dynamic program calls
+  it directly in a static one; the shape key matches both.
+
+A key keeps the name of at least two thirds of the functions that have it,
+and only functions of at least ``MIN_INSTRUCTIONS`` instructions,
+are signed, so that short, common bodies (``xor eax, eax; ret``) name nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from binbridge.binary import iter_functions
+from binbridge.binary.space import IMPORT_PATTERN
+from binbridge.data.names import split_clone_suffix
+from binbridge.data.schema import iter_rows
+from binbridge.errors import InputError
+from binbridge.outputs import atomic_output
+
+logger = logging.getLogger(__name__)
+
+SOURCE_SIGNATURE = "signature"
+SIGNATURE_FILE = "signatures.json"
+FORMAT = "binbridge-signatures"
+FORMAT_VERSION = 1
+MIN_INSTRUCTIONS = 8
+# Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
+EXACT_CONFIDENCE = 0.95
+SHAPE_CONFIDENCE = 0.85
+_KEY_HEX_DIGITS = 16
+_NUMBERED_REGISTERS = frozenset(f"r{n}" for n in range(8, 16))
+_ABSOLUTE = re.compile(r"\bADDR\b")
+# lea/mov REG, [rip + TARGET] (with "qword ptr" for a GOT load), or mov REG, TARGET for an absolute one.
+_ADDRESS_LOAD = re.compile(r'^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ (DATA|FUNC|"(?:[^"\\]|\\.)*")\]|(DATA|"(?:[^"\\]|\\.)*"))$',
+                           re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class SignatureMatch:
+    name: str
+    kind: str  # "exact" or "shape"
+
+    @property
+    def confidence(self) -> float:
+        return EXACT_CONFIDENCE if self.kind == "exact" else SHAPE_CONFIDENCE
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_KEY_HEX_DIGITS]
+
+
+def instruction_count(assembly: str) -> int:
+    """Count the instruction lines of normalised assembly (labels end with a colon)."""
+    return sum(1 for line in assembly.splitlines() if line and not line.endswith(":"))
+
+
+def exact_key(assembly: str) -> str | None:
+    """Return the exact signature key of normalised assembly, or None when it is too short to sign."""
+    if instruction_count(assembly) < MIN_INSTRUCTIONS:
+        return None
+    return _digest(assembly.strip())
+
+
+def _full_register(name: str) -> str:
+    """``edi`` -> ``rdi``, ``r8d`` -> ``r8``; other names are returned unchanged."""
+    if name.endswith("d") and name[:-1] in _NUMBERED_REGISTERS:
+        return name[:-1]
+    if len(name) == 3 and name[0] == "e":
+        return "r" + name[1:]
+    return name
+
+
+def _address_load(match: re.Match) -> str:
+    return f"addr {_full_register(match.group(1))}, {match.group(2) or match.group(3)}"
+
+
+def shape_text(assembly: str) -> str:
+    """Rewrite what linking decides and the code does not: which import a call reaches, and how an address loads.
+
+    A call to an import (``call <malloc>``) becomes ``call FUNC``, as in a static link. An
+    address load becomes ``addr REG, TARGET`` whether it is ``lea rdi, [rip + DATA]`` (PIE),
+    ``mov edi, ADDR`` (non-PIE, or a GOT load that the linker relaxed) or a GOT load
+    ``mov rdi, qword ptr [rip + DATA]``, so the same object file signs alike in each link.
+    """
+    text = IMPORT_PATTERN.sub("FUNC", assembly.strip())
+    text = _ABSOLUTE.sub("DATA", text)
+    return _ADDRESS_LOAD.sub(_address_load, text)
+
+
+def shape_key(assembly: str) -> str | None:
+    """Return the key of ``shape_text``, or None when the function is too short to sign."""
+    if instruction_count(assembly) < MIN_INSTRUCTIONS:
+        return None
+    return _digest(shape_text(assembly))
+
+
+@dataclass
+class SignatureIndex:
+    """Signature keys mapped to function names, read from or written to a JSON file."""
+
+    exact: dict[str, str] = field(default_factory=dict)
+    shape: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    min_instructions: int = MIN_INSTRUCTIONS
+
+    def __len__(self) -> int:
+        return len(self.exact)
+
+    @classmethod
+    def build(cls, functions: Iterable[NamedCode], description: str = "") -> "SignatureIndex":
+        """Index named functions.
+
+        Aliases (several names at one location, such as ``fputs`` and ``_IO_fputs``) count once,
+        under the name with the fewest leading underscores, then the shortest. A key keeps the
+        name of at least two thirds of the distinct functions that have it, and is dropped otherwise.
+        """
+        aliases: dict[str, NamedCode] = {}
+        for function in functions:
+            if not function.name or exact_key(function.assembly) is None:
+                continue
+            # Aliases share both the location and the code; parts of one archive member may share an offset.
+            identity = f"{function.location}:{exact_key(function.assembly)}"
+            chosen = aliases.get(identity)
+            if chosen is None or _alias_rank(function.name) < _alias_rank(chosen.name):
+                aliases[identity] = function
+        exact_names: dict[str, Counter[str]] = defaultdict(Counter)
+        shape_names: dict[str, Counter[str]] = defaultdict(Counter)
+        for function in aliases.values():
+            exact_names[exact_key(function.assembly)][function.name] += 1
+            shape_names[shape_key(function.assembly)][function.name] += 1
+        return cls(exact=_majority(exact_names), shape=_majority(shape_names), description=description)
+
+    def lookup(self, assembly: str) -> SignatureMatch | None:
+        """Return the known name of a function's normalised assembly, or None."""
+        key = exact_key(assembly)
+        if key is None:
+            return None
+        if key in self.exact:
+            return SignatureMatch(self.exact[key], "exact")
+        name = self.shape.get(shape_key(assembly))
+        return SignatureMatch(name, "shape") if name else None
+
+    def to_json(self) -> str:
+        data = {"format": FORMAT, "version": FORMAT_VERSION, "description": self.description,
+                "min_instructions": MIN_INSTRUCTIONS, "exact": self.exact, "shape": self.shape}
+        return json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "SignatureIndex":
+        """Read a signature file written by ``binbridge signatures``."""
+        path = Path(path)
+        if path.is_dir():
+            raise InputError(path, "is a directory, not a signature file", "pass the .json file that "
+                             "'binbridge signatures' wrote")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError(path, f"is not a signature file ({error})",
+                             "rebuild it with 'binbridge signatures'") from error
+        return cls._from_data(path, data)
+
+    @classmethod
+    def _from_data(cls, path: Path, data: object) -> "SignatureIndex":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputError(path, f"is not a signature file (no \"format\": \"{FORMAT}\")",
+                             "rebuild it with 'binbridge signatures'")
+        if data.get("version") != FORMAT_VERSION or data.get("min_instructions") != MIN_INSTRUCTIONS:
+            raise InputError(path, f"has signature format version {data.get('version')!r} with min_instructions "
+                             f"{data.get('min_instructions')!r}; this Binbridge reads version {FORMAT_VERSION} "
+                             f"with {MIN_INSTRUCTIONS}", "rebuild it with this version's 'binbridge signatures'")
+        tables = {}
+        for table in ("exact", "shape"):
+            value = data.get(table)
+            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
+                                                      for k, v in value.items()):
+                raise InputError(path, f"field {table!r} is not an object of key to name strings",
+                                 "rebuild it with 'binbridge signatures'")
+            tables[table] = value
+        return cls(exact=tables["exact"], shape=tables["shape"], description=str(data.get("description", "")))
+
+
+@dataclass(frozen=True)
+class NamedCode:
+    """A named function to sign: ``location`` identifies it, so that its aliases count once."""
+
+    name: str
+    assembly: str
+    location: str
+
+
+def _alias_rank(name: str) -> tuple[int, int, str]:
+    return len(name) - len(name.lstrip("_")), len(name), name
+
+
+def _majority(names: dict[str, Counter[str]]) -> dict[str, str]:
+    """Keep each key whose most common name covers at least two thirds of its functions."""
+    kept = {}
+    for key, counts in names.items():
+        name, count = counts.most_common(1)[0]
+        if 3 * count >= 2 * sum(counts.values()):
+            kept[key] = name
+    return kept
+
+
+def load_signatures(paths: Iterable[str | os.PathLike[str]]) -> SignatureIndex:
+    """Read and merge signature files; a key that two files name differently is dropped."""
+    exact_names: dict[str, Counter[str]] = defaultdict(Counter)
+    shape_names: dict[str, Counter[str]] = defaultdict(Counter)
+    for path in paths:
+        index = SignatureIndex.load(path)
+        for merged, table in ((exact_names, index.exact), (shape_names, index.shape)):
+            for key, name in table.items():
+                merged[key][name] += 1
+    return SignatureIndex(exact=_majority(exact_names), shape=_majority(shape_names))
+
+
+def is_cold_part(clone_suffix: str) -> bool:
+    """A ``.cold`` part is an error path split off a function, not a function: it is not signed."""
+    return ".cold" in clone_suffix
+
+
+def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
+    """Yield the named functions of a dataset CSV or a binary, with their normalised assembly.
+
+    Clone suffixes are dropped (``inflate_fast.part.0`` is signed as ``inflate_fast``). Functions
+    without a symbol and ``.cold`` parts are skipped.
+    """
+    if os.fspath(path).endswith(".csv"):
+        for row in iter_rows(path):
+            name = split_clone_suffix(row["function_name"])
+            if not is_cold_part(row.get("clone_suffix") or name.clone_suffix):
+                yield NamedCode(name.base, row["assembly"], f"{row['binary']}:{row['address']}")
+        return
+    for function in iter_functions(path):
+        name = split_clone_suffix(function.name or "")
+        if name.base and not is_cold_part(name.clone_suffix):
+            yield NamedCode(name.base, function.assembly, f"{function.binary}:{function.address:x}")
+
+
+def build_signature_file(inputs: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str],
+                         description: str = "") -> SignatureIndex:
+    """Sign the named functions of ``inputs`` and write the index to ``output`` (replaced atomically)."""
+    functions = (pair for path in inputs for pair in named_functions(path))
+    index = SignatureIndex.build(functions, description=description)
+    with atomic_output(output) as handle:
+        handle.write(index.to_json())
+    logger.info("wrote %d exact and %d shape signatures to %s", len(index.exact), len(index.shape), output)
+    return index

@@ -1,0 +1,225 @@
+"""Known-function signatures: signed from a library gcc builds here, found again in programs that link it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from binbridge.binary import iter_functions
+from binbridge.data.names import split_clone_suffix
+from binbridge.data.signatures import (
+    MIN_INSTRUCTIONS,
+    NamedCode,
+    SignatureIndex,
+    build_signature_file,
+    exact_key,
+    load_signatures,
+    named_functions,
+    shape_text,
+)
+from binbridge.errors import InputError
+from tests.cli.cli_helpers import assert_clean_failure, run_cli
+
+LIBRARY = r"""
+#include <stdlib.h>
+#include <string.h>
+
+struct buffer { char *data; size_t used, size; };
+
+int buffer_grow(struct buffer *b, size_t extra) {
+    size_t want = b->used + extra;
+    if (want <= b->size) return 0;
+    size_t size = b->size ? b->size : 16;
+    while (size < want) size *= 2;
+    char *data = realloc(b->data, size);
+    if (!data) return -1;
+    b->data = data;
+    b->size = size;
+    return 0;
+}
+
+int buffer_append(struct buffer *b, const char *text) {
+    size_t n = strlen(text);
+    if (buffer_grow(b, n + 1)) return -1;
+    memcpy(b->data + b->used, text, n + 1);
+    b->used += n;
+    return 0;
+}
+
+unsigned checksum(const unsigned char *p, size_t n) {
+    unsigned a = 1, s = 0;
+    for (size_t i = 0; i < n; i++) { a = (a + p[i]) % 65521; s = (s + a) % 65521; }
+    return (s << 16) | a;
+}
+
+int is_empty(const struct buffer *b) { return b->used == 0; }
+"""
+
+PROGRAM = r"""
+#include <stdio.h>
+struct buffer { char *data; unsigned long used, size; };
+int buffer_append(struct buffer *b, const char *text);
+unsigned checksum(const unsigned char *p, unsigned long n);
+int is_empty(const struct buffer *b);
+int main(int argc, char **argv) {
+    struct buffer b = {0};
+    for (int i = 1; i < argc; i++) buffer_append(&b, argv[i]);
+    printf("%u %d\n", is_empty(&b) ? 0 : checksum((const unsigned char *)b.data, b.used), is_empty(&b));
+    return 0;
+}
+"""
+
+SIGNED = {"buffer_grow", "buffer_append", "checksum"}
+
+
+def _compile(gcc, tmp_path, name: str, source: str, *flags: str, archive: str | None = None):
+    path = tmp_path / f"{name}.c"
+    path.write_text(source)
+    libraries = [archive] if archive else []
+    subprocess.run([gcc, "-O2", *flags, str(path), *libraries], cwd=tmp_path, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory, gcc):
+    """The library as an archive, a PIE that links it against libc.so, and a stripped static non-PIE."""
+    root = tmp_path_factory.mktemp("signatures")
+    _compile(gcc, root, "buffer", LIBRARY, "-fPIE", "-c")
+    subprocess.run(["ar", "rcs", "libbuffer.a", "buffer.o"], cwd=root, check=True)
+    _compile(gcc, root, "main", PROGRAM, "-o", "program_pie", "-pie", "-fPIE", archive="libbuffer.a")
+    _compile(gcc, root, "main", PROGRAM, "-o", "program_static", "-static", "-no-pie", archive="libbuffer.a")
+    subprocess.run(["strip", "-o", "program_static_stripped", "program_static"], cwd=root, check=True)
+    subprocess.run(["strip", "-o", "program_pie_stripped", "program_pie"], cwd=root, check=True)
+    return root
+
+
+def _names_found(index: SignatureIndex, stripped, unstripped) -> dict[str, tuple[str, str]]:
+    """Map each true name to (found name, match kind) for the functions the index recognises."""
+    truth = {f.address: split_clone_suffix(f.name).base for f in iter_functions(unstripped) if f.name}
+    found = {}
+    for function in iter_functions(stripped):
+        match = index.lookup(function.assembly)
+        if match is not None:
+            found[truth.get(function.address, "?")] = (match.name, match.kind)
+    return found
+
+
+def test_archive_signatures_name_stripped_pie(builds):
+    index = SignatureIndex.build(named_functions(builds / "libbuffer.a"))
+    assert set(index.exact.values()) == SIGNED
+    found = _names_found(index, builds / "program_pie_stripped", builds / "program_pie")
+    assert found == {name: (name, "exact") for name in SIGNED}
+
+
+def test_static_link_matches_by_shape(builds):
+    """In the static non-PIE, realloc is a direct call and addresses load as immediates."""
+    index = SignatureIndex.build(named_functions(builds / "program_pie"))
+    found = _names_found(index, builds / "program_static_stripped", builds / "program_static")
+    assert found["buffer_grow"] == ("buffer_grow", "shape")
+    assert found["checksum"] == ("checksum", "exact")
+    assert all(found_name == true_name for true_name, (found_name, _) in found.items())
+
+
+def test_short_functions_are_not_signed(builds):
+    short = [c for c in named_functions(builds / "libbuffer.a") if c.name == "is_empty"]
+    assert short, "is_empty should be in the archive"
+    assert exact_key(short[0].assembly) is None
+
+
+BODY = "\n".join(["push rbx", "mov rbx, rdi", "call FUNC", "test eax, eax", "jne .L1", "mov eax, 1",
+                  "pop rbx", "ret", ".L1:", "xor eax, eax", "pop rbx", "ret"])
+OTHER_BODY = BODY.replace("mov eax, 1", "mov eax, 2")
+
+
+def test_two_names_one_body_unsigned():
+    index = SignatureIndex.build([NamedCode("open_file", BODY, "a.o:0"), NamedCode("close_file", BODY, "b.o:0")])
+    assert index.lookup(BODY) is None
+
+
+def test_two_thirds_majority_keeps_a_name():
+    functions = [NamedCode("open_file", BODY, f"{n}.o:0") for n in range(2)] + [NamedCode("xopen", BODY, "c.o:0")]
+    assert SignatureIndex.build(functions).lookup(BODY).name == "open_file"
+
+
+def test_aliases_count_once_under_the_plainest_name():
+    functions = [NamedCode("_IO_fputs", BODY, "io.o:0"), NamedCode("fputs", BODY, "io.o:0"),
+                 NamedCode("_IO_fputs", OTHER_BODY, "other.o:0")]
+    index = SignatureIndex.build(functions)
+    assert index.lookup(BODY).name == "fputs"
+    assert index.lookup(OTHER_BODY).name == "_IO_fputs"
+
+
+def test_shape_text_address_loads():
+    pie = 'lea rdi, [rip + DATA]\nmov rax, qword ptr [rip + DATA]\ncall <malloc>\nlea rsi, [rip + "x"]'
+    static = 'mov edi, ADDR\nmov rax, ADDR\ncall FUNC\nmov esi, "x"'
+    assert shape_text(pie) == shape_text(static)
+    # A load of a variable's value is not an address load.
+    assert shape_text("mov eax, dword ptr [rip + DATA]") == "mov eax, dword ptr [rip + DATA]"
+
+
+def test_cold_parts_are_not_signed(tmp_path):
+    csv_path = tmp_path / "rows.csv"
+    header = "function_name,assembly,binary,address,size,arch,project,opt_level,clone_suffix\n"
+    rows = [f'parse,"{BODY}",p,0x10,40,x86_64,p,O2,.cold', f'parse,"{OTHER_BODY}",p,0x90,40,x86_64,p,O2,']
+    csv_path.write_text(header + "\n".join(rows) + "\n")
+    assert [c.assembly for c in named_functions(csv_path)] == [OTHER_BODY]
+
+
+def test_file_round_trip_and_merge(tmp_path):
+    empty = build_signature_file([], tmp_path / "empty.json")
+    assert len(empty) == 0
+    one = tmp_path / "one.json"
+    two = tmp_path / "two.json"
+    one.write_text(SignatureIndex.build([NamedCode("open_file", BODY, "a:0")]).to_json())
+    two.write_text(SignatureIndex.build([NamedCode("close_file", BODY, "b:0"),
+                                         NamedCode("reset", OTHER_BODY, "b:1")]).to_json())
+    assert SignatureIndex.load(one).lookup(BODY).name == "open_file"
+    merged = load_signatures([one, two])
+    assert merged.lookup(BODY) is None
+    assert merged.lookup(OTHER_BODY).name == "reset"
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("{not json", "is not a signature file"),
+    ('{"format": "something-else"}', "is not a signature file"),
+    (json.dumps({"format": "binbridge-signatures", "version": 99, "min_instructions": MIN_INSTRUCTIONS}),
+     "format version 99"),
+    (json.dumps({"format": "binbridge-signatures", "version": 1, "min_instructions": MIN_INSTRUCTIONS,
+                 "exact": [], "shape": {}}), "field 'exact'"),
+])
+def test_bad_signature_files_name_the_path(tmp_path, content, problem):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=problem) as raised:
+        SignatureIndex.load(path)
+    assert str(path) in str(raised.value)
+
+
+def test_cli_signatures_then_name(builds, tmp_path):
+    signatures = tmp_path / "buffer.json"
+    built = run_cli("signatures", str(builds / "libbuffer.a"), "-o", str(signatures))
+    assert built.returncode == 0, built.stderr
+    assert "3 exact signatures" in built.stderr
+    named = run_cli("name", str(builds / "program_pie_stripped"), "--signatures", str(signatures),
+                    "--format", "json", "--no_progress")
+    assert named.returncode == 0, named.stderr
+    by_source = {}
+    for function in json.loads(named.stdout)["functions"]:
+        by_source.setdefault(function["source"], set()).add(function["name"])
+    assert by_source["signature"] == SIGNED
+
+
+def test_cli_signature_errors_one_line(builds, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    result = run_cli("name", str(builds / "program_pie_stripped"), "--signatures", str(bad))
+    assert_clean_failure(result, str(bad), "is not a signature file")
+    archive = builds / "libbuffer.a"
+    result = run_cli("signatures", str(archive), "-o", str(archive))
+    assert_clean_failure(result, "output path is one of the inputs")
+    missing = tmp_path / "missing.a"
+    output = tmp_path / "out.json"
+    result = run_cli("signatures", str(missing), "-o", str(output))
+    assert_clean_failure(result, str(missing))
+    assert not output.exists()
