@@ -28,6 +28,15 @@ class FakeApt:
         self.broken = broken
         self.replaced = replaced or {}
         self.calls: list[list[tuple[str, str | None]]] = []
+        self.installs_before_update: list[int] = []
+
+    def update_package_lists(self) -> None:
+        self.installs_before_update.append(len(self.calls))
+
+    def patch(self, monkeypatch) -> None:
+        monkeypatch.setattr(apt, "installed_version", self.installed_version)
+        monkeypatch.setattr(apt, "install_packages", self.install_packages)
+        monkeypatch.setattr(apt, "update_package_lists", self.update_package_lists)
 
     def installed_version(self, package: str) -> str | None:
         return self.installed.get(package)
@@ -62,8 +71,7 @@ def test_dbg_groups_install_separately(tmp_path: Path, monkeypatch):
     manifest = load_manifest(path)
     # libalpha-dev stays at its other version. libgood1 must move to the -dbg version.
     fake = FakeApt({"libalpha-dev": "0.9", "libgood1": "1.9"}, broken={"bad-dbg"})
-    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
-    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+    fake.patch(monkeypatch)
 
     config = BuildConfig(manifest=path, output_dir=tmp_path / "out", apt_install=True)
     versions = planning._package_versions(manifest, config)
@@ -89,8 +97,7 @@ def _manifest_with(tmp_path: Path, libraries: list[str], dbg: list[dict]):
 def test_replaced_library_version_installs_the_archive_version(tmp_path: Path, monkeypatch):
     manifest, config = _manifest_with(tmp_path, ["alpha", "beta"], [])
     fake = FakeApt({}, replaced={"libalpha-dev": "1.0+deb12u1"})
-    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
-    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+    fake.patch(monkeypatch)
 
     versions = planning._package_versions(manifest, config)
 
@@ -102,8 +109,7 @@ def test_replaced_library_version_installs_the_archive_version(tmp_path: Path, m
 def test_replaced_dbg_version_moves_the_whole_group(tmp_path: Path, monkeypatch):
     manifest, config = _manifest_with(tmp_path, [], [dbg_entry("good", "2.0")])
     fake = FakeApt({"libgood1": "2.0"}, replaced={"good-dbg": "2.1", "libgood1": "2.1"})
-    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
-    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+    fake.patch(monkeypatch)
 
     versions = planning._package_versions(manifest, config)
 
@@ -116,8 +122,7 @@ def test_versions_reread_after_install(tmp_path: Path, monkeypatch):
     # libc6-dbg moves libc6, and apt-get moves libc6-dev with it.
     manifest, config = _manifest_with(tmp_path, ["alpha"], [dbg_entry("good", "2.0")])
     fake = FakeApt({"libalpha-dev": "1.0", "libgood1": "1.9"}, moves={"good-dbg": ("libalpha-dev", "1.1")})
-    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
-    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+    fake.patch(monkeypatch)
 
     versions = planning._package_versions(manifest, config)
 
@@ -127,10 +132,31 @@ def test_versions_reread_after_install(tmp_path: Path, monkeypatch):
 def test_timeout_does_not_retry_package_by_package(tmp_path: Path, monkeypatch):
     manifest, config = _manifest_with(tmp_path, ["alpha", "beta"], [])
     fake = FakeApt({}, error=CommandError(["apt-get", "install"], None, "Waiting for cache lock"))
-    monkeypatch.setattr(apt, "installed_version", fake.installed_version)
-    monkeypatch.setattr(apt, "install_packages", fake.install_packages)
+    fake.patch(monkeypatch)
 
     versions = planning._package_versions(manifest, config)
 
     assert len(fake.calls) == 1
     assert versions == {"libalpha-dev": None, "libbeta-dev": None}
+
+
+def test_lists_updated_once_before_installing(tmp_path: Path, monkeypatch):
+    manifest, config = _manifest_with(tmp_path, ["alpha"], [dbg_entry("good", "2.0")])
+    fake = FakeApt({})
+    fake.patch(monkeypatch)
+
+    planning._package_versions(manifest, config)
+
+    assert fake.installs_before_update == [0]
+    assert len(fake.calls) == 2
+
+
+def test_lists_not_updated_when_installed(tmp_path: Path, monkeypatch):
+    manifest, config = _manifest_with(tmp_path, ["alpha"], [])
+    fake = FakeApt({"libalpha-dev": "1.0"})
+    fake.patch(monkeypatch)
+
+    planning._package_versions(manifest, config)
+
+    assert fake.installs_before_update == []
+    assert fake.calls == []

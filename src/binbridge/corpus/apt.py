@@ -32,6 +32,22 @@ def package_files(package: str) -> list[Path]:
     return [Path(line) for line in result.output.splitlines() if line.startswith("/")]
 
 
+def update_package_lists() -> None:
+    """Run apt-get update, so that installs see the archive's current versions.
+
+    The package lists of a fresh machine image can be weeks old. Debian may
+    have replaced a version since then, and apt-get would then try to
+    install a version that the archive no longer has. A failed update is
+    logged, and the installs go on with the lists there are.
+    """
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        run_command(["apt-get", "update"], env=env, timeout=APT_TIMEOUT_S)
+    except CommandError as error:
+        logger.warning("apt-get update failed, so installs use the package lists already on this machine: %s",
+                       error)
+
+
 def install_packages(packages: list[tuple[str, str | None]]) -> None:
     """Install (package, version) pairs with apt-get, raising CommandError when apt-get fails.
 

@@ -60,7 +60,8 @@ def plan_units(manifest: Manifest, config: BuildConfig, work_dir: Path) -> Plan:
 def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str | None]:
     """Return the installed version of every Debian package that the chosen sources use.
 
-    With config.apt_install, packages that are not installed are installed at
+    With config.apt_install, the package lists are updated once (when any
+    package is missing), and packages that are not installed are installed at
     their manifest versions first, one group at a time: the libraries together,
     then each -dbg package with its runtime packages, which also move to the
     manifest version when another one is installed (the debug files match only
@@ -84,11 +85,15 @@ def _package_versions(manifest: Manifest, config: BuildConfig) -> dict[str, str 
     requested = {package: version for group, _ in groups for package, version in group.items()}
     versions = {package: apt.installed_version(package) for package in requested}
     if config.apt_install:
+        lists_updated = False
         for group, pinned in groups:
             to_install = [(package, version) for package, version in group.items()
                           if versions[package] is None or (pinned and versions[package] != version)]
             if not to_install:
                 continue
+            if not lists_updated:
+                apt.update_package_lists()
+                lists_updated = True
             _install_group(to_install, one_build=list(group.items()) if pinned else None)
             # apt-get may move packages of other groups too (libc6-dev follows libc6).
             versions.update({package: apt.installed_version(package) for package in requested})
