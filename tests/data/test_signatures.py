@@ -10,6 +10,7 @@ import pytest
 from binbridge.binary import iter_functions
 from binbridge.data.names import split_clone_suffix
 from binbridge.data.signatures import (
+    FORMAT_VERSION,
     MIN_INSTRUCTIONS,
     NamedCode,
     SignatureIndex,
@@ -154,8 +155,13 @@ def test_shape_text_address_loads():
     pie = 'lea rdi, [rip + DATA]\nmov rax, qword ptr [rip + DATA]\ncall <malloc>\nlea rsi, [rip + "x"]'
     static = 'mov edi, ADDR\nmov rax, ADDR\ncall FUNC\nmov esi, "x"'
     assert shape_text(pie) == shape_text(static)
-    # A load of a variable's value is not an address load.
-    assert shape_text("mov eax, dword ptr [rip + DATA]") == "mov eax, dword ptr [rip + DATA]"
+    # A load of a variable's value is not an address load, but its operand is an address.
+    assert shape_text("mov eax, dword ptr [rip + DATA]") == "mov eax, dword ptr [rip + ADDR]"
+    # Non-PIE code may compare with an immediate that lies in a section, so it prints as DATA.
+    assert shape_text("cmp ecx, 0x7ffffe") == shape_text("cmp ecx, DATA")
+    # A function pointer is FUNC in PIE and ADDR in non-PIE code.
+    assert shape_text("lea rsi, [rip + FUNC]") == shape_text("mov esi, ADDR")
+    assert shape_text("call FUNC\njne .L3") == "call FUNC\njne .L3"
 
 
 def test_cold_parts_are_not_signed(tmp_path):
@@ -185,7 +191,7 @@ def test_file_round_trip_and_merge(tmp_path):
     ('{"format": "something-else"}', "is not a signature file"),
     (json.dumps({"format": "binbridge-signatures", "version": 99, "min_instructions": MIN_INSTRUCTIONS}),
      "format version 99"),
-    (json.dumps({"format": "binbridge-signatures", "version": 1, "min_instructions": MIN_INSTRUCTIONS,
+    (json.dumps({"format": "binbridge-signatures", "version": FORMAT_VERSION, "min_instructions": MIN_INSTRUCTIONS,
                  "exact": [], "shape": {}}), "field 'exact'"),
 ])
 def test_bad_signature_files_name_the_path(tmp_path, content, problem):

@@ -44,16 +44,20 @@ logger = logging.getLogger(__name__)
 SOURCE_SIGNATURE = "signature"
 SIGNATURE_FILE = "signatures.json"
 FORMAT = "binbridge-signatures"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MIN_INSTRUCTIONS = 8
 # Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
 EXACT_CONFIDENCE = 0.95
 SHAPE_CONFIDENCE = 0.85
 _KEY_HEX_DIGITS = 16
 _NUMBERED_REGISTERS = frozenset(f"r{n}" for n in range(8, 16))
-_ABSOLUTE = re.compile(r"\bADDR\b")
+# A rip-relative operand that is not a string: a GOT entry, a variable or a function.
+_RIP_TARGET = re.compile(r"\[rip \+ (?:FUNC|DATA)\]")
+# An operand that non-PIE code writes as an immediate: ADDR, DATA (an immediate that falls in a
+# section), or a number of 6 or more hex digits, which the normaliser prints as DATA in another link.
+_IMMEDIATE_ADDRESS = re.compile(r"(?<![\[\w])(?:ADDR|DATA|0x[0-9a-f]{6,})\b")
 # lea/mov REG, [rip + TARGET] (with "qword ptr" for a GOT load), or mov REG, TARGET for an absolute one.
-_ADDRESS_LOAD = re.compile(r'^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ (DATA|FUNC|"(?:[^"\\]|\\.)*")\]|(DATA|"(?:[^"\\]|\\.)*"))$',
+_ADDRESS_LOAD = re.compile(r'^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ (ADDR|"(?:[^"\\]|\\.)*")\]|(ADDR|"(?:[^"\\]|\\.)*"))$',
                            re.MULTILINE)
 
 
@@ -99,14 +103,24 @@ def _address_load(match: re.Match) -> str:
 def shape_text(assembly: str) -> str:
     """Rewrite what linking decides and the code does not: which import a call reaches, and how an address loads.
 
-    A call to an import (``call <malloc>``) becomes ``call FUNC``, as in a static link. An
-    address load becomes ``addr REG, TARGET`` whether it is ``lea rdi, [rip + DATA]`` (PIE),
-    ``mov edi, ADDR`` (non-PIE, or a GOT load that the linker relaxed) or a GOT load
-    ``mov rdi, qword ptr [rip + DATA]``, so the same object file signs alike in each link.
+    A call to an import (``call <malloc>``) becomes ``call FUNC``, as in a static link. Every
+    address that is not a string becomes ``ADDR``: a rip-relative ``FUNC`` or ``DATA`` (PIE),
+    an absolute ``ADDR`` or an immediate in a section (non-PIE). An address load then becomes
+    ``addr REG, TARGET`` whether it is ``lea rdi, [rip + DATA]``, ``mov edi, ADDR`` (non-PIE,
+    or a GOT load that the linker relaxed) or a GOT load ``mov rdi, qword ptr [rip + DATA]``,
+    so the same object file signs alike in each link.
     """
     text = IMPORT_PATTERN.sub("FUNC", assembly.strip())
-    text = _ABSOLUTE.sub("DATA", text)
+    text = _RIP_TARGET.sub("[rip + ADDR]", text)
+    text = "\n".join(_shape_line(line) for line in text.splitlines())
     return _ADDRESS_LOAD.sub(_address_load, text)
+
+
+def _shape_line(line: str) -> str:
+    """Write the immediate addresses of one line as ``ADDR``; a direct call or jump keeps its target."""
+    if line.startswith(("call ", "jmp ")) or line.startswith("j") and " ." in line:
+        return line
+    return _IMMEDIATE_ADDRESS.sub("ADDR", line)
 
 
 def shape_key(assembly: str) -> str | None:
