@@ -69,6 +69,8 @@ def main() -> int:
     parser.add_argument("--no_cold_parts", action="store_true",
                         help="let the model name cold parts instead of naming them after their functions")
     parser.add_argument("--no_signatures", action="store_true", help="ignore the model folder's signatures.json")
+    parser.add_argument("--signatures", action="append", default=[], metavar="FILE",
+                        help="extra signature file from 'binbridge signatures' (repeatable)")
     parser.add_argument("-o", "--output_dir", default="work/bench/binutils", help="output folder")
     args = parser.parse_args()
     out_dir = Path(args.output_dir)
@@ -76,7 +78,7 @@ def main() -> int:
 
     started = time.time()
     predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names,
-                                        model_signatures=not args.no_signatures)
+                                        model_signatures=not args.no_signatures, signature_files=args.signatures)
     rows = []
     for program in PROGRAMS:
         binary = BIN_DIR / f"x86_64-linux-gnu-{program}"

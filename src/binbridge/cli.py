@@ -48,14 +48,20 @@ def _quiet_transformers() -> None:
         warnings.filterwarnings("ignore", category=FutureWarning, module=module)
 
 
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Reject an output path that cannot be written, before any slow work starts."""
+def check_output_path(path: str | os.PathLike[str], *, inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path:
+    """Reject an output path that cannot be written, or that is one of ``inputs``, before any slow work starts."""
     path = Path(path)
     if path.is_dir():
         raise InputError(path, "output path is a directory", "pass a file path")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(path, f"output folder {parent} does not exist", "create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(path, f"output folder {parent} is not writable", "pass a path in a folder you can write")
+    for source in inputs:
+        if path.exists() and os.path.exists(source) and os.path.samefile(path, source):
+            raise InputError(path, f"output path is the input {source}, which would be overwritten",
+                             "pass another output path")
     return parent
 
 
@@ -138,7 +144,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from binbridge.inference.batch import infer_csv
 
     read_header(args.input, INFERENCE_COLUMNS)  # fail on a bad input before loading the model
-    check_output_path(args.output)
+    check_output_path(args.output, inputs=tuple(args.signatures))
     result = infer_csv(_predictor(args), args.input, args.output, show_analysis=args.show_analysis,
                        show_progress=_show_progress(args))
     print(f"wrote {_count(result.rows, 'prediction')} to {result.output}", file=sys.stderr)
@@ -152,10 +158,7 @@ def cmd_name(args: argparse.Namespace) -> int:
 
     info = describe_binary(args.binary)  # fail on a bad binary before loading the model
     if args.output:
-        check_output_path(args.output)
-        if os.path.exists(args.output) and os.path.samefile(args.output, args.binary):
-            raise InputError(args.output, "output path is the input binary, which would be overwritten",
-                             "pass another -o path")
+        check_output_path(args.output, inputs=(args.binary, *args.signatures))
     # The model loads only when a function has no symbol name (or with --rename_symbols).
     predictor = _predictor(args) if info.stripped or args.rename_symbols else (lambda: _predictor(args))
     naming = name_binary(args.binary, predictor, unique=not args.keep_duplicates,
@@ -223,11 +226,7 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 def cmd_signatures(args: argparse.Namespace) -> int:
     from binbridge.data.signatures import build_signature_file
 
-    check_output_path(args.output)
-    for path in args.inputs:
-        if os.path.realpath(path) == os.path.realpath(args.output):
-            raise InputError(args.output, "output path is one of the inputs, which would be overwritten",
-                             "pass another -o path")
+    check_output_path(args.output, inputs=tuple(args.inputs))
     index = build_signature_file(args.inputs, args.output, description=args.description)
     if not index.exact:
         print(f"binbridge: warning: {args.output} holds no signature: no named function of at least "

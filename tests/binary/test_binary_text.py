@@ -98,3 +98,15 @@ def test_own_tokens_are_kept() -> None:
                       'lea rdi, [rip + "usage: %s"]', 'lea rsi, [rip + "  -a, --all  # x; y"]', "call FUNC",
                       "call <puts>", "ret"])
     assert normalize_assembly_text(text) == text
+
+
+def test_listing_padding_is_dropped() -> None:
+    """objdump --no-show-raw-insn lists the padding up to the next symbol; extraction stops before it."""
+    listing = ("0000000000001690 <fib>:\n    1690:\ttest   edi,edi\n    1692:\tret\n"
+               "    1693:\tcs nop WORD PTR cs:[rax+rax*1+0x0]\n    169e:\txchg   ax,ax\n")
+    assert normalize_assembly_text(listing) == "test edi, edi\nret"
+
+
+def test_segment_prefix_word_is_dropped() -> None:
+    listing = "0000000000001690 <pad>:\n    1690:\tcs nop WORD PTR cs:[rax+rax*1+0x0]\n    169b:\tret\n"
+    assert normalize_assembly_text(listing) == "nop word ptr cs:[rax + rax]\nret"

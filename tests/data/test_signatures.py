@@ -16,6 +16,7 @@ from binbridge.data.signatures import (
     SignatureIndex,
     build_signature_file,
     exact_key,
+    instruction_count,
     load_signatures,
     named_functions,
     shape_text,
@@ -129,13 +130,23 @@ def test_short_functions_are_not_signed(builds):
 
 
 BODY = "\n".join(["push rbx", "mov rbx, rdi", "call FUNC", "test eax, eax", "jne .L1", "mov eax, 1",
-                  "pop rbx", "ret", ".L1:", "xor eax, eax", "pop rbx", "ret"])
+                  "add rax, rbx", "shl rax, 3", "pop rbx", "ret", ".L1:", "xor eax, eax", "pop rbx", "ret"])
 OTHER_BODY = BODY.replace("mov eax, 1", "mov eax, 2")
 
 
 def test_two_names_one_body_unsigned():
     index = SignatureIndex.build([NamedCode("open_file", BODY, "a.o:0"), NamedCode("close_file", BODY, "b.o:0")])
     assert index.lookup(BODY) is None
+
+
+def test_archive_references_sign_as_linked():
+    """In a program, another member's data prints as DATA, as the member's own data does."""
+    own = BODY.replace("call FUNC", "lea rdi, [rip + DATA]\ncall FUNC")
+    other_member = BODY.replace("call FUNC", "lea rdi, [rip + INTERNAL]\ncall INTERNAL_CODE")
+    index = SignatureIndex.build([NamedCode("throw_logic_error", own, "e.o:0"),
+                                  NamedCode("throw_domain_error", other_member, "e.o:40")])
+    assert exact_key(own) == exact_key(other_member)
+    assert index.lookup(own) is None
 
 
 def test_two_thirds_majority_keeps_a_name():
@@ -223,9 +234,73 @@ def test_cli_signature_errors_one_line(builds, tmp_path):
     assert_clean_failure(result, str(bad), "is not a signature file")
     archive = builds / "libbuffer.a"
     result = run_cli("signatures", str(archive), "-o", str(archive))
-    assert_clean_failure(result, "output path is one of the inputs")
+    assert_clean_failure(result, "output path is the input")
     missing = tmp_path / "missing.a"
     output = tmp_path / "out.json"
     result = run_cli("signatures", str(missing), "-o", str(output))
     assert_clean_failure(result, str(missing))
     assert not output.exists()
+
+
+TWINS = r"""
+int sum_weights(const int *w, int n) { int s = 0; for (int i = 0; i < n; i++) s += w[i] * (i + 3); return s > 99 ? s : -s; }
+int sum_scores(const int *w, int n) { int s = 0; for (int i = 0; i < n; i++) s += w[i] * (i + 3); return s > 99 ? s : -s; }
+"""
+
+
+def test_function_sections_are_not_aliases(gcc, tmp_path):
+    """With -ffunction-sections both twins start at offset 0 of their own section."""
+    _compile(gcc, tmp_path, "twins", TWINS, "-ffunction-sections", "-fno-ipa-icf", "-c")
+    subprocess.run(["ar", "rcs", "libtwins.a", "twins.o"], cwd=tmp_path, check=True)
+    functions = list(named_functions(tmp_path / "libtwins.a"))
+    assert {f.name for f in functions} == {"sum_weights", "sum_scores"}
+    assert functions[0].assembly == functions[1].assembly
+    assert SignatureIndex.build(functions).lookup(functions[0].assembly) is None
+
+
+def test_arithmetic_constants_stay_numbers():
+    assert shape_text("imul edx, edx, 0x1000193") == "imul edx, edx, 0x1000193"
+    assert shape_text("xor eax, 0xbadf00d") == "xor eax, 0xbadf00d"
+
+
+def test_padding_is_not_counted():
+    assert instruction_count("push rbx\nnop\nnop dword ptr [rax]\n.L1:\npop rbx\nret\nint3") == 3
+
+
+def test_same_file_twice_votes_once(tmp_path):
+    one = tmp_path / "one.json"
+    two = tmp_path / "two.json"
+    one.write_text(SignatureIndex.build([NamedCode("open_file", BODY, "a:0")]).to_json())
+    two.write_text(SignatureIndex.build([NamedCode("close_file", BODY, "b:0")]).to_json())
+    assert load_signatures([one, one, two]).lookup(BODY) is None
+
+
+def test_deeply_nested_file_is_one_line_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000)
+    with pytest.raises(InputError, match="is not a signature file"):
+        SignatureIndex.load(path)
+
+
+def test_csv_needs_only_name_and_assembly(tmp_path):
+    path = tmp_path / "two_columns.csv"
+    path.write_text('function_name,assembly\nparse,"' + BODY + '"\n')
+    assert [f.name for f in named_functions(path)] == ["parse"]
+
+
+def test_cli_rejects_input_without_names(builds, tmp_path):
+    output = tmp_path / "out.json"
+    stripped = builds / "program_pie_stripped"
+    result = run_cli("signatures", str(builds / "libbuffer.a"), str(stripped), "-o", str(output))
+    assert_clean_failure(result, str(stripped), "no named function")
+    assert not output.exists()
+
+
+def test_cli_name_keeps_signature_file(builds, tmp_path):
+    signatures = tmp_path / "buffer.json"
+    assert run_cli("signatures", str(builds / "libbuffer.a"), "-o", str(signatures)).returncode == 0
+    before = signatures.read_bytes()
+    result = run_cli("name", str(builds / "program_pie_stripped"), "--signatures", str(signatures),
+                     "-o", str(signatures))
+    assert_clean_failure(result, "output path is the input")
+    assert signatures.read_bytes() == before

@@ -26,6 +26,7 @@ _LABEL = re.compile(r"^([.\w$]+):$")
 _OBJDUMP_HEADER = re.compile(r"^[0-9a-f]+ <(.+)>:$")
 _STRING_DIRECTIVE = re.compile(r'^\.(?:string|asciz)\s+"((?:[^"\\]|\\.)*)"')
 _NOISE = ("Disassembly of section", "file format", "Dump of assembler code", "End of assembler dump")
+_SEGMENT_PREFIXES = frozenset({"cs", "ds", "es", "fs", "gs", "ss"})
 _PREFIXES = frozenset({"rep", "repe", "repz", "repne", "repnz", "lock", "bnd", "notrack", "data16", "addr32"})
 _SIZE_PTR = re.compile(r"\b(byte|word|dword|qword|tbyte|xmmword|ymmword|zmmword|fword|oword) ptr\b", re.IGNORECASE)
 _MEMORY = re.compile(r"^(?P<size>\w+ ptr )?(?P<segment>[c-gs]s:)?(?P<outside>[^\[\]]*)\[(?P<inside>[^\]]*)\]$")
@@ -153,6 +154,8 @@ def _parse(lines: list[str]) -> _Program:
             function.labels[words.pop(0)[:-1]] = len(function.instructions)
         if not words:
             continue
+        if len(words) > 1 and words[0].lower() in _SEGMENT_PREFIXES:
+            words.pop(0)  # objdump's "cs nop WORD PTR cs:[rax+rax*1]": the operand names the segment too
         mnemonic_words = []
         while words and words[0].lower() in _PREFIXES:
             mnemonic_words.append(words.pop(0).lower())
@@ -284,5 +287,19 @@ def normalize_plain_lines(lines: list[str]) -> list[str]:
     output = []
     for function in program.functions:
         renderer = _LineRenderer(program, function)
-        output.extend(renderer.render(instruction) for instruction in function.instructions)
+        output.extend(renderer.render(instruction) for instruction in _without_padding(function.instructions))
     return output
+
+
+def _is_padding(instruction: "_Instruction") -> bool:
+    mnemonic = instruction.mnemonic.split()[-1] if instruction.mnemonic else ""
+    operands = instruction.operands.replace(" ", "").lower()
+    return mnemonic in ("nop", "int3") or (mnemonic == "xchg" and operands == "ax,ax")
+
+
+def _without_padding(instructions: list) -> list:
+    """Drop the alignment padding that objdump lists after a function's last instruction, as extraction does."""
+    end = len(instructions)
+    while end > 1 and _is_padding(instructions[end - 1]):
+        end -= 1
+    return instructions[:end]

@@ -10,14 +10,17 @@ compiled once has the same text in every program that links it.
 
 Two keys are stored per function:
 
-* ``exact``: a hash of the normalised text.
-* ``shape``: a hash of the text with import names replaced by ``FUNC``. A
-  function that calls ``malloc`` through the PLT in a dynamic program calls
-  it directly in a static one; the shape key matches both.
+* ``exact``: a hash of the normalised text, with an archive member's
+  references written as a linked file prints them (``linked_text``).
+* ``shape``: a hash of ``shape_text``, which also drops what the link decides:
+  which import a call reaches (``call <malloc>`` in a dynamic program is a
+  direct call in a static one) and how an address is loaded (PIE, non-PIE,
+  GOT).
 
-A key keeps the name of at least two thirds of the functions that have it,
-and only functions of at least ``MIN_INSTRUCTIONS`` instructions,
-are signed, so that short, common bodies (``xor eax, eax; ret``) name nothing.
+A key keeps the name of at least two thirds of the functions that have it.
+Only functions of at least ``MIN_INSTRUCTIONS`` instructions (alignment
+padding not counted) are signed, so that short, common bodies
+(``xor eax, eax; ret``) name nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from binbridge.binary import iter_functions
-from binbridge.binary.space import IMPORT_PATTERN
+from binbridge.binary.normalize import PADDING_MNEMONICS
+from binbridge.binary.space import IMPORT_PATTERN, INTERNAL, INTERNAL_CODE
 from binbridge.data.names import split_clone_suffix
 from binbridge.data.schema import iter_rows
 from binbridge.errors import InputError
@@ -43,19 +47,25 @@ logger = logging.getLogger(__name__)
 
 SOURCE_SIGNATURE = "signature"
 SIGNATURE_FILE = "signatures.json"
+# Dataset columns that signing reads; binary and address, when present, tell aliases apart.
+SIGNATURE_COLUMNS = ("function_name", "assembly")
 FORMAT = "binbridge-signatures"
-FORMAT_VERSION = 2
-MIN_INSTRUCTIONS = 8
+FORMAT_VERSION = 3
+MIN_INSTRUCTIONS = 12
 # Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
 EXACT_CONFIDENCE = 0.95
 SHAPE_CONFIDENCE = 0.85
 _KEY_HEX_DIGITS = 16
+_INTERNAL_CODE = re.compile(rf"\b{INTERNAL_CODE}\b")
+_INTERNAL_DATA = re.compile(rf"\b{INTERNAL}\b")
 _NUMBERED_REGISTERS = frozenset(f"r{n}" for n in range(8, 16))
 # A rip-relative operand that is not a string: a GOT entry, a variable or a function.
 _RIP_TARGET = re.compile(r"\[rip \+ (?:FUNC|DATA)\]")
-# An operand that non-PIE code writes as an immediate: ADDR, DATA (an immediate that falls in a
-# section), or a number of 6 or more hex digits, which the normaliser prints as DATA in another link.
-_IMMEDIATE_ADDRESS = re.compile(r"(?<![\[\w])(?:ADDR|DATA|0x[0-9a-f]{6,})\b")
+# An operand that non-PIE code writes as an immediate: ADDR, or DATA (an immediate in a section).
+_IMMEDIATE_ADDRESS = re.compile(r"(?<![\[\w])(?:ADDR|DATA)\b")
+# mov, cmp or push of a number of 6 or more hex digits: in non-PIE code such a number may lie in
+# a section, and the normaliser then prints it as DATA. Arithmetic constants (imul, xor) stay numbers.
+_NUMBER_OPERAND = re.compile(r"^((?:mov|cmp|push) (?:[^,]*, )?)0x[0-9a-f]{6,}$")
 # lea/mov REG, [rip + TARGET] (with "qword ptr" for a GOT load), or mov REG, TARGET for an absolute one.
 _ADDRESS_LOAD = re.compile(r'^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ (ADDR|"(?:[^"\\]|\\.)*")\]|(ADDR|"(?:[^"\\]|\\.)*"))$',
                            re.MULTILINE)
@@ -76,15 +86,28 @@ def _digest(text: str) -> str:
 
 
 def instruction_count(assembly: str) -> int:
-    """Count the instruction lines of normalised assembly (labels end with a colon)."""
-    return sum(1 for line in assembly.splitlines() if line and not line.endswith(":"))
+    """Count the instruction lines of normalised assembly, without labels and alignment padding."""
+    return sum(1 for line in assembly.splitlines()
+               if line and not line.endswith(":") and line.split(" ", 1)[0] not in PADDING_MNEMONICS)
+
+
+def linked_text(assembly: str) -> str:
+    """Write an archive member's references as a linked file prints them.
+
+    In a static archive, a reference to a symbol of another member prints as
+    ``INTERNAL_CODE`` (a function) or ``INTERNAL`` (data); once linked, the same
+    reference prints as ``FUNC`` or ``DATA``. Without this, two functions that
+    differ only in which member's data they read (``std::__throw_logic_error`` and
+    ``std::__throw_domain_error``) sign apart in the archive but look alike in a program.
+    """
+    return _INTERNAL_DATA.sub("DATA", _INTERNAL_CODE.sub("FUNC", assembly.strip()))
 
 
 def exact_key(assembly: str) -> str | None:
     """Return the exact signature key of normalised assembly, or None when it is too short to sign."""
     if instruction_count(assembly) < MIN_INSTRUCTIONS:
         return None
-    return _digest(assembly.strip())
+    return _digest(linked_text(assembly))
 
 
 def _full_register(name: str) -> str:
@@ -110,7 +133,7 @@ def shape_text(assembly: str) -> str:
     or a GOT load that the linker relaxed) or a GOT load ``mov rdi, qword ptr [rip + DATA]``,
     so the same object file signs alike in each link.
     """
-    text = IMPORT_PATTERN.sub("FUNC", assembly.strip())
+    text = IMPORT_PATTERN.sub("FUNC", linked_text(assembly))
     text = _RIP_TARGET.sub("[rip + ADDR]", text)
     text = "\n".join(_shape_line(line) for line in text.splitlines())
     return _ADDRESS_LOAD.sub(_address_load, text)
@@ -120,7 +143,7 @@ def _shape_line(line: str) -> str:
     """Write the immediate addresses of one line as ``ADDR``; a direct call or jump keeps its target."""
     if line.startswith(("call ", "jmp ")) or line.startswith("j") and " ." in line:
         return line
-    return _IMMEDIATE_ADDRESS.sub("ADDR", line)
+    return _IMMEDIATE_ADDRESS.sub("ADDR", _NUMBER_OPERAND.sub(r"\1ADDR", line))
 
 
 def shape_key(assembly: str) -> str | None:
@@ -155,7 +178,7 @@ class SignatureIndex:
         for function in functions:
             if not function.name or exact_key(function.assembly) is None:
                 continue
-            # Aliases share both the location and the code; parts of one archive member may share an offset.
+            # Aliases share both the location and the code.
             identity = f"{function.location}:{exact_key(function.assembly)}"
             chosen = aliases.get(identity)
             if chosen is None or _alias_rank(function.name) < _alias_rank(chosen.name):
@@ -191,8 +214,9 @@ class SignatureIndex:
                              "'binbridge signatures' wrote")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InputError(path, f"is not a signature file ({error})",
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            problem = "nests too deeply" if isinstance(error, RecursionError) else str(error)
+            raise InputError(path, f"is not a signature file ({problem})",
                              "rebuild it with 'binbridge signatures'") from error
         return cls._from_data(path, data)
 
@@ -204,7 +228,8 @@ class SignatureIndex:
         if data.get("version") != FORMAT_VERSION or data.get("min_instructions") != MIN_INSTRUCTIONS:
             raise InputError(path, f"has signature format version {data.get('version')!r} with min_instructions "
                              f"{data.get('min_instructions')!r}; this Binbridge reads version {FORMAT_VERSION} "
-                             f"with {MIN_INSTRUCTIONS}", "rebuild it with this version's 'binbridge signatures'")
+                             f"with {MIN_INSTRUCTIONS}", "rebuild it with this version's 'binbridge signatures', "
+                             "or pass --no_signatures when it is a model folder's signatures.json")
         tables = {}
         for table in ("exact", "shape"):
             value = data.get(table)
@@ -243,12 +268,25 @@ def load_signatures(paths: Iterable[str | os.PathLike[str]]) -> SignatureIndex:
     """Read and merge signature files; a key that two files name differently is dropped."""
     exact_names: dict[str, Counter[str]] = defaultdict(Counter)
     shape_names: dict[str, Counter[str]] = defaultdict(Counter)
-    for path in paths:
+    # A file named twice (also through a symlink) votes once.
+    for path in dict.fromkeys(os.path.realpath(path) for path in paths):
         index = SignatureIndex.load(path)
         for merged, table in ((exact_names, index.exact), (shape_names, index.shape)):
             for key, name in table.items():
                 merged[key][name] += 1
     return SignatureIndex(exact=_majority(exact_names), shape=_majority(shape_names))
+
+
+def row_location(binary: str, address: str, row: int) -> str:
+    """Return the location of a dataset row, which identifies its aliases.
+
+    In a linked file two symbols at one address are aliases. A dataset row from an archive
+    member has only an offset in its section, and with -ffunction-sections every function
+    starts at offset 0 of its own section, so such a row gets a location of its own.
+    """
+    if ".a:" in binary or binary.endswith(".o"):
+        return f"{binary}:{address}#{row}"
+    return f"{binary}:{address}"
 
 
 def is_cold_part(clone_suffix: str) -> bool:
@@ -263,22 +301,36 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
     without a symbol and ``.cold`` parts are skipped.
     """
     if os.fspath(path).endswith(".csv"):
-        for row in iter_rows(path):
+        for number, row in enumerate(iter_rows(path, SIGNATURE_COLUMNS)):
             name = split_clone_suffix(row["function_name"])
             if not is_cold_part(row.get("clone_suffix") or name.clone_suffix):
-                yield NamedCode(name.base, row["assembly"], f"{row['binary']}:{row['address']}")
+                location = row_location(row.get("binary") or "", row.get("address") or "", number)
+                yield NamedCode(name.base, row["assembly"], location)
         return
     for function in iter_functions(path):
         name = split_clone_suffix(function.name or "")
         if name.base and not is_cold_part(name.clone_suffix):
-            yield NamedCode(name.base, function.assembly, f"{function.binary}:{function.address:x}")
+            # A relocatable object's addresses are offsets in each section.
+            location = f"{function.binary}:{function.section}:{function.address:x}"
+            yield NamedCode(name.base, function.assembly, location)
+
+
+def _each_input_named(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[NamedCode]:
+    """Yield the named functions of every input; an input without one is an error."""
+    for path in inputs:
+        found = 0
+        for function in named_functions(path):
+            found += 1
+            yield function
+        if not found:
+            raise InputError(path, "contains no named function (stripped, or data only)",
+                             "pass an unstripped binary or archive, or a dataset CSV with function names")
 
 
 def build_signature_file(inputs: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str],
                          description: str = "") -> SignatureIndex:
     """Sign the named functions of ``inputs`` and write the index to ``output`` (replaced atomically)."""
-    functions = (pair for path in inputs for pair in named_functions(path))
-    index = SignatureIndex.build(functions, description=description)
+    index = SignatureIndex.build(_each_input_named(inputs), description=description)
     with atomic_output(output) as handle:
         handle.write(index.to_json())
     logger.info("wrote %d exact and %d shape signatures to %s", len(index.exact), len(index.shape), output)
