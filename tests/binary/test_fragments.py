@@ -222,7 +222,7 @@ def test_name_refuses_to_overwrite_its_input(split_binary):
     target.write_bytes((folder / "split.stripped").read_bytes())
     result = run_cli("name", str(target), "-o", str(target), "--no_progress")
     assert result.returncode == 2
-    assert "input binary" in result.stderr
+    assert "output path is the input" in result.stderr
     assert target.read_bytes() == (folder / "split.stripped").read_bytes()
 
 
