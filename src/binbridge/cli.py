@@ -144,7 +144,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from binbridge.inference.batch import infer_csv
 
     read_header(args.input, INFERENCE_COLUMNS)  # fail on a bad input before loading the model
-    check_output_path(args.output, inputs=tuple(args.signatures))
+    check_output_path(args.output, inputs=(args.input, *args.signatures))
     result = infer_csv(_predictor(args), args.input, args.output, show_analysis=args.show_analysis,
                        show_progress=_show_progress(args))
     print(f"wrote {_count(result.rows, 'prediction')} to {result.output}", file=sys.stderr)

@@ -9,6 +9,7 @@ import pytest
 from binary_helpers import SAMPLE_FUNCTIONS, SAMPLE_SOURCE, SampleBuild, run_tool
 
 from binbridge.binary import iter_functions, normalize_assembly_text
+from binbridge.errors import InputError
 
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
@@ -110,3 +111,12 @@ def test_listing_padding_is_dropped() -> None:
 def test_segment_prefix_word_is_dropped() -> None:
     listing = "0000000000001690 <pad>:\n    1690:\tcs nop WORD PTR cs:[rax+rax*1+0x0]\n    169b:\tret\n"
     assert normalize_assembly_text(listing) == "nop word ptr cs:[rax + rax]\nret"
+
+
+def test_att_text_without_bytes_is_rejected() -> None:
+    with pytest.raises(InputError, match="AT&T syntax"):
+        normalize_assembly_text("push %rbp\nmov %rsp,%rbp\npop %rbp\nret")
+
+
+def test_format_string_is_not_att() -> None:
+    assert normalize_assembly_text('lea rdi, .LC0[rip]\n.LC0:\n.string "%s: %d"\nret') == 'lea rdi, [rip + "%s: %d"]\nret'

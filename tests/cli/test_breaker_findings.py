@@ -372,3 +372,23 @@ def test_saved_model_keeps_umask_permissions(tiny_components, tmp_path):
         if path.is_file():
             file_mode = stat.S_IMODE(path.stat().st_mode)
             assert file_mode == 0o666 & ~umask, f"{path.name} mode {file_mode:o}"
+
+
+def test_interactive_header_alone_is_error():
+    from binbridge.inference.interactive import run_interactive
+
+    lines = iter(["Disassembly of section .text:\n", "\n", "ret\n", "\n"])
+    written: list[str] = []
+    run_interactive(FixedPredictor(), lambda: next(lines, None), written.append)
+    output = "".join(written)
+    assert "no instructions found" in output
+    assert output.count("fixed_name") == 1, "only the query with an instruction is named"
+
+
+def test_infer_output_is_not_its_input(tmp_path):
+    table = tmp_path / "rows.csv"
+    table.write_text("function_name,assembly\nf,\"ret\"\n")
+    before = table.read_bytes()
+    result = run_cli("infer", "--input", str(table), "--output", str(table))
+    assert_clean_failure(result, "output path is the input")
+    assert table.read_bytes() == before

@@ -17,11 +17,13 @@ from binbridge.data.signatures import (
     build_signature_file,
     exact_key,
     instruction_count,
+    work_count,
     load_signatures,
     named_functions,
     shape_text,
 )
-from binbridge.errors import InputError
+from binbridge.errors import DatasetError, InputError
+from binbridge.inference.predictor import NamePredictor
 from tests.cli.cli_helpers import assert_clean_failure, run_cli
 
 LIBRARY = r"""
@@ -304,3 +306,47 @@ def test_cli_name_keeps_signature_file(builds, tmp_path):
                      "-o", str(signatures))
     assert_clean_failure(result, "output path is the input")
     assert signatures.read_bytes() == before
+
+
+O0_WRAPPER = "\n".join(["push rbp", "mov rbp, rsp", "sub rsp, 0x20", "mov qword ptr [rbp - 8], rdi",
+                        "mov qword ptr [rbp - 0x10], rsi", "mov qword ptr [rbp - 0x18], rdx",
+                        "mov rdx, qword ptr [rbp - 0x18]", "mov rcx, qword ptr [rbp - 0x10]",
+                        "mov rax, qword ptr [rbp - 8]", "mov rsi, rcx", "mov rdi, rax", "call <memcpy>", "leave",
+                        "ret"])
+
+
+def test_o0_wrapper_is_not_signed():
+    """At -O0 'return memcpy(d, s, n);' has 14 instructions but does no work of its own."""
+    assert instruction_count(O0_WRAPPER) >= 12
+    assert work_count(O0_WRAPPER) == 1
+    assert exact_key(O0_WRAPPER) is None
+
+
+def test_rows_without_location_are_not_aliases(tmp_path):
+    path = tmp_path / "bare.csv"
+    path.write_text(f'function_name,assembly\ngzseek,"{BODY}"\ngzseek64,"{BODY}"\n')
+    index = SignatureIndex.build(named_functions(path))
+    assert index.lookup(BODY) is None
+
+
+def test_short_row_is_dataset_error(tmp_path):
+    path = tmp_path / "short.csv"
+    path.write_text("function_name,assembly\nparse\n")
+    with pytest.raises(DatasetError, match="row 2"):
+        list(named_functions(path))
+
+
+def test_rows_without_names_are_rejected(tmp_path):
+    path = tmp_path / "unnamed.csv"
+    path.write_text(f'function_name,assembly\n,"{BODY}"\n')
+    with pytest.raises(InputError, match="no named function"):
+        build_signature_file([path], tmp_path / "out.json")
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_user_signatures_win_over_model():
+    user = SignatureIndex.build([NamedCode("list_free", BODY, "a:0")])
+    shipped = SignatureIndex.build([NamedCode("jent_memset_secure", BODY, "b:0")])
+    predictor = NamePredictor.__new__(NamePredictor)  # known_name needs no model
+    predictor.signatures, predictor.string_names = [user, shipped], False
+    assert predictor.known_name(BODY).name == "list_free"

@@ -30,3 +30,10 @@ def test_distinct_names_untouched():
     functions = [Named(1, "a", 0.1), Named(2, "b", 0.1)]
     assert make_names_unique(functions) == 0
     assert [f.name for f in functions] == ["a", "b"]
+
+
+def test_mangled_names_get_clone_suffix():
+    """c++filt reads _ZN3foo3barEv.2 as foo::bar() [clone .2]; an _2 suffix would not demangle."""
+    functions = [Named(0x10, "_ZN3foo3barEv", 0.95, "signature"), Named(0x20, "_ZN3foo3barEv", 0.95, "signature")]
+    make_names_unique(functions)
+    assert [f.name for f in functions] == ["_ZN3foo3barEv", "_ZN3foo3barEv.2"]

@@ -154,11 +154,12 @@ def _parse(lines: list[str]) -> _Program:
             function.labels[words.pop(0)[:-1]] = len(function.instructions)
         if not words:
             continue
-        if len(words) > 1 and words[0].lower() in _SEGMENT_PREFIXES:
-            words.pop(0)  # objdump's "cs nop WORD PTR cs:[rax+rax*1]": the operand names the segment too
         mnemonic_words = []
-        while words and words[0].lower() in _PREFIXES:
-            mnemonic_words.append(words.pop(0).lower())
+        while len(words) > 1 and words[0].lower() in _PREFIXES | _SEGMENT_PREFIXES:
+            prefix = words.pop(0).lower()
+            # objdump's "data16 cs nop WORD PTR cs:[rax+rax*1]": the operand names the segment too.
+            if prefix not in _SEGMENT_PREFIXES:
+                mnemonic_words.append(prefix)
         if words:
             mnemonic_words.append(words.pop(0).lower())
         if address is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from binbridge.binary.normalize import FunctionRenderer, disassemble, strip_padding
 from binbridge.binary.space import INTERNAL, AddressSpace, import_text, is_import
 from binbridge.binary.syntax import normalize_plain_lines
+from binbridge.errors import InputError
 
 _INSTRUCTION_LINE = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f]{2}(?: [0-9a-f]{2})*) *(?:\t(.*))?$")
 _FUNCTION_HEADER = re.compile(r"^([0-9a-f]+) <(.+)>:\s*$")
@@ -156,6 +157,12 @@ def _normalize_objdump(lines: list[str]) -> list[str]:
     return output
 
 
+# An AT&T register operand (%rax, %r8d, %xmm0); format strings such as "%s" are not registers.
+_ATT_OPERAND = re.compile(r"%(?:[re]?(?:ax|bx|cx|dx|si|di|sp|bp|ip)|r(?:[89]|1[0-5])[dwb]?|[abcd][lh]|[sd]il|[sb]pl"
+                          r"|[xyz]mm[0-9]+)\b")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
 def normalize_assembly_text(text: str) -> str:
     """Normalise pasted assembly to one instruction per line, following the binary normaliser where possible.
 
@@ -166,4 +173,8 @@ def normalize_assembly_text(text: str) -> str:
     lines = text.splitlines()
     if any(_INSTRUCTION_LINE.match(line) for line in lines):
         return "\n".join(_normalize_objdump(lines))
+    if any(_ATT_OPERAND.search(_QUOTED.sub("", line)) for line in lines):
+        raise InputError(None, "AT&T syntax without instruction bytes cannot be read",
+                         "paste Intel syntax (objdump -M intel, gdb 'set disassembly-flavor intel', "
+                         "gcc -S -masm=intel) or objdump -d output with its bytes")
     return "\n".join(normalize_plain_lines(lines))

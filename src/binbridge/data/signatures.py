@@ -40,7 +40,7 @@ from binbridge.binary.normalize import PADDING_MNEMONICS
 from binbridge.binary.space import IMPORT_PATTERN, INTERNAL, INTERNAL_CODE
 from binbridge.data.names import split_clone_suffix
 from binbridge.data.schema import iter_rows
-from binbridge.errors import InputError
+from binbridge.errors import DatasetError, InputError
 from binbridge.outputs import atomic_output
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,12 @@ SIGNATURE_FILE = "signatures.json"
 # Dataset columns that signing reads; binary and address, when present, tell aliases apart.
 SIGNATURE_COLUMNS = ("function_name", "assembly")
 FORMAT = "binbridge-signatures"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MIN_INSTRUCTIONS = 12
+# Instructions other than moves, stack frame and padding (see work_count).
+MIN_WORK = 4
+_BOOKKEEPING = frozenset({"mov", "movzx", "movsx", "movsxd", "movq", "movd", "movaps", "movups", "movdqa",
+                          "movdqu", "movss", "movsd", "lea", "push", "pop", "ret", "leave", "endbr64"})
 # Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
 EXACT_CONFIDENCE = 0.95
 SHAPE_CONFIDENCE = 0.85
@@ -63,9 +67,10 @@ _NUMBERED_REGISTERS = frozenset(f"r{n}" for n in range(8, 16))
 _RIP_TARGET = re.compile(r"\[rip \+ (?:FUNC|DATA)\]")
 # An operand that non-PIE code writes as an immediate: ADDR, or DATA (an immediate in a section).
 _IMMEDIATE_ADDRESS = re.compile(r"(?<![\[\w])(?:ADDR|DATA)\b")
-# mov, cmp or push of a number of 6 or more hex digits: in non-PIE code such a number may lie in
-# a section, and the normaliser then prints it as DATA. Arithmetic constants (imul, xor) stay numbers.
-_NUMBER_OPERAND = re.compile(r"^((?:mov|cmp|push) (?:[^,]*, )?)0x[0-9a-f]{6,}$")
+# mov or cmp of a register with a number, or push of a number, from 0x400000 (where non-PIE
+# programs start) up to 32 bits: in non-PIE code such a number may lie in a section, and the
+# normaliser then prints it as DATA. Stores and arithmetic constants (imul, xor) stay numbers.
+_NUMBER_OPERAND = re.compile(r"^((?:mov|cmp) [a-z0-9]+, |push )0x([4-9a-f][0-9a-f]{5}|[0-9a-f]{7,8})$")
 # lea/mov REG, [rip + TARGET] (with "qword ptr" for a GOT load), or mov REG, TARGET for an absolute one.
 _ADDRESS_LOAD = re.compile(r'^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ (ADDR|"(?:[^"\\]|\\.)*")\]|(ADDR|"(?:[^"\\]|\\.)*"))$',
                            re.MULTILINE)
@@ -91,6 +96,30 @@ def instruction_count(assembly: str) -> int:
                if line and not line.endswith(":") and line.split(" ", 1)[0] not in PADDING_MNEMONICS)
 
 
+def work_count(assembly: str) -> int:
+    """Count the instructions that compute or branch: not moves, stack frame or padding.
+
+    At -O0 a one-line forwarder (``return memcpy(d, s, n);``) spills and reloads every argument
+    and reaches 12 instructions, yet does no work of its own; this count is 1 (the call).
+    """
+    count = 0
+    for line in assembly.splitlines():
+        if not line or line.endswith(":"):
+            continue
+        mnemonic, _, operands = line.partition(" ")
+        if mnemonic in _BOOKKEEPING or mnemonic in PADDING_MNEMONICS:
+            continue
+        if mnemonic in ("sub", "add") and operands.startswith("rsp, "):
+            continue
+        count += 1
+    return count
+
+
+def is_signable(assembly: str) -> bool:
+    """Whether a function is long enough, and does enough, for its code to identify it."""
+    return instruction_count(assembly) >= MIN_INSTRUCTIONS and work_count(assembly) >= MIN_WORK
+
+
 def linked_text(assembly: str) -> str:
     """Write an archive member's references as a linked file prints them.
 
@@ -104,8 +133,8 @@ def linked_text(assembly: str) -> str:
 
 
 def exact_key(assembly: str) -> str | None:
-    """Return the exact signature key of normalised assembly, or None when it is too short to sign."""
-    if instruction_count(assembly) < MIN_INSTRUCTIONS:
+    """Return the exact signature key of normalised assembly, or None when ``is_signable`` rejects it."""
+    if not is_signable(assembly):
         return None
     return _digest(linked_text(assembly))
 
@@ -147,8 +176,8 @@ def _shape_line(line: str) -> str:
 
 
 def shape_key(assembly: str) -> str | None:
-    """Return the key of ``shape_text``, or None when the function is too short to sign."""
-    if instruction_count(assembly) < MIN_INSTRUCTIONS:
+    """Return the key of ``shape_text``, or None when ``is_signable`` rejects it."""
+    if not is_signable(assembly):
         return None
     return _digest(shape_text(assembly))
 
@@ -268,8 +297,7 @@ def load_signatures(paths: Iterable[str | os.PathLike[str]]) -> SignatureIndex:
     """Read and merge signature files; a key that two files name differently is dropped."""
     exact_names: dict[str, Counter[str]] = defaultdict(Counter)
     shape_names: dict[str, Counter[str]] = defaultdict(Counter)
-    # A file named twice (also through a symlink) votes once.
-    for path in dict.fromkeys(os.path.realpath(path) for path in paths):
+    for path in _distinct_files(paths):  # a file named twice votes once
         index = SignatureIndex.load(path)
         for merged, table in ((exact_names, index.exact), (shape_names, index.shape)):
             for key, name in table.items():
@@ -282,9 +310,10 @@ def row_location(binary: str, address: str, row: int) -> str:
 
     In a linked file two symbols at one address are aliases. A dataset row from an archive
     member has only an offset in its section, and with -ffunction-sections every function
-    starts at offset 0 of its own section, so such a row gets a location of its own.
+    starts at offset 0 of its own section, so such a row gets a location of its own, as does
+    a row without binary or address.
     """
-    if ".a:" in binary or binary.endswith(".o"):
+    if not binary or not address or ".a:" in binary or binary.endswith(".o"):
         return f"{binary}:{address}#{row}"
     return f"{binary}:{address}"
 
@@ -300,10 +329,13 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
     Clone suffixes are dropped (``inflate_fast.part.0`` is signed as ``inflate_fast``). Functions
     without a symbol and ``.cold`` parts are skipped.
     """
-    if os.fspath(path).endswith(".csv"):
+    if os.fspath(path).lower().endswith(".csv"):
         for number, row in enumerate(iter_rows(path, SIGNATURE_COLUMNS)):
-            name = split_clone_suffix(row["function_name"])
-            if not is_cold_part(row.get("clone_suffix") or name.clone_suffix):
+            if row.get("assembly") is None:
+                raise DatasetError(path, f"row {number + 2} has fewer cells than the header",
+                                   "fix or regenerate the file")
+            name = split_clone_suffix(row["function_name"] or "")
+            if name.base and not is_cold_part(row.get("clone_suffix") or name.clone_suffix):
                 location = row_location(row.get("binary") or "", row.get("address") or "", number)
                 yield NamedCode(name.base, row["assembly"], location)
         return
@@ -327,9 +359,22 @@ def _each_input_named(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[Name
                              "pass an unstripped binary or archive, or a dataset CSV with function names")
 
 
+def _distinct_files(paths: Iterable[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    """Keep the first of the paths that name one file (``a.a``, ``./a.a``, a symlink), so it counts once."""
+    seen: set[str] = set()
+    distinct = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            distinct.append(path)
+    return distinct
+
+
 def build_signature_file(inputs: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str],
                          description: str = "") -> SignatureIndex:
     """Sign the named functions of ``inputs`` and write the index to ``output`` (replaced atomically)."""
+    inputs = _distinct_files(inputs)
     index = SignatureIndex.build(_each_input_named(inputs), description=description)
     with atomic_output(output) as handle:
         handle.write(index.to_json())

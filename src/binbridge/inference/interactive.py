@@ -60,7 +60,11 @@ def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
         lines.append(line)
     if not lines:
         return None
-    return InteractiveQuery(normalize_assembly_text("\n".join(lines)), "pasted assembly")
+    assembly = normalize_assembly_text("\n".join(lines))
+    if not assembly.strip():
+        raise InputError(None, "no instructions found in the pasted text",
+                         "paste the function's instructions, then an empty line, or BINARY ADDRESS")
+    return InteractiveQuery(assembly, "pasted assembly")
 
 
 def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None], write: Callable[[str], None],

@@ -50,15 +50,15 @@ def _cast_for_inference(model: BinbridgeModel) -> None:
 class NamePredictor:
     """Runs encoder -> Q-Former -> decoder over batches of functions.
 
-    A function whose normalised code is in ``signatures`` gets the known name (source
-    ``signature``, see ``data.signatures``). With ``string_names`` (the default), a function
+    A function whose normalised code is in one of ``signatures`` (searched in order) gets the
+    known name (source ``signature``, see ``data.signatures``). With ``string_names`` (the default), a function
     that passes its own ``__func__`` name to an assertion or error call gets that name (source
     ``string``). The model names the rest.
     """
 
     def __init__(self, model: BinbridgeModel, *, batch_size: int = 32, max_batch_tokens: int = 32768,
                  num_threads: int | None = None, decode_batch_size: int | None = None,
-                 string_names: bool = True, signatures: SignatureIndex | None = None) -> None:
+                 string_names: bool = True, signatures: Sequence[SignatureIndex] = ()) -> None:
         if model.encoder is None:
             raise ValueError("NamePredictor needs a model loaded with its encoder")
         self.model = model.eval()
@@ -67,7 +67,7 @@ class NamePredictor:
         self.decode_batch_size = decode_batch_size or 4 * batch_size
         self.max_batch_tokens = max_batch_tokens
         self.string_names = string_names
-        self.signatures = signatures
+        self.signatures = list(signatures)
         if num_threads:
             torch.set_num_threads(num_threads)
 
@@ -76,23 +76,23 @@ class NamePredictor:
                   signature_files: Sequence[str | os.PathLike[str]] = (), **kwargs) -> "NamePredictor":
         """Load a model folder (the embedded model when ``model_path`` is None).
 
-        The signatures are those of ``signature_files`` plus, with ``model_signatures``, the
-        model folder's own ``signatures.json`` when it has one.
+        The signatures are those of ``signature_files``, merged, and then, with
+        ``model_signatures``, the model folder's own ``signatures.json`` when it has one. The
+        user's files come first, so they decide where both name a function.
         """
         path = Path(model_path) if model_path else default_model_path()
         logger.info("loading model from %s", path)
-        files = [*signature_files]
+        signatures = [load_signatures(signature_files)] if signature_files else []
         if model_signatures and (path / SIGNATURE_FILE).is_file():
-            files.append(path / SIGNATURE_FILE)
-        signatures = load_signatures(files) if files else None
-        if signatures is not None:
-            logger.info("%d known-function signatures from %d files", len(signatures), len(files))
+            signatures.append(SignatureIndex.load(path / SIGNATURE_FILE))
+        for index in signatures:
+            logger.info("%d known-function signatures (%s)", len(index), index.description or "user files")
         return cls(load_model(path), signatures=signatures, **kwargs)
 
     def known_name(self, assembly: str) -> GeneratedName | None:
         """Return the prediction that needs no model: a signature match, then a string name, or None."""
-        if self.signatures is not None:
-            match = self.signatures.lookup(assembly)
+        for index in self.signatures:
+            match = index.lookup(assembly)
             if match is not None:
                 return GeneratedName(match.name, "", match.confidence, "", source=SOURCE_SIGNATURE)
         return string_prediction(assembly) if self.string_names else None

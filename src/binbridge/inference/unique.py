@@ -3,7 +3,9 @@
 Disassemblers such as IDA and Ghidra reject two functions with one name, so
 when the model gives several functions the same name, the most confident one
 keeps it and the others get ``_2``, ``_3``, ... in address order. Symbol names
-are never changed, and a suffixed name never collides with a symbol.
+are never changed, and a suffixed name never collides with a symbol. A C++
+mangled name (from a signature) gets ``.2``, ``.3`` instead, which demanglers
+read as a clone suffix (``foo() [clone .2]``), so it still demangles.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ def make_names_unique(functions: list) -> int:
     for name, group in groups.items():
         keeper = keepers.get(name)
         counter = 2
+        separator = "." if name.startswith("_Z") else "_"
         for function in sorted(group, key=lambda f: f.address):
             if function is keeper:
                 continue
-            while f"{name}_{counter}" in taken:
+            while f"{name}{separator}{counter}" in taken:
                 counter += 1
-            function.name = f"{name}_{counter}"
+            function.name = f"{name}{separator}{counter}"
             taken.add(function.name)
             renamed += 1
     return renamed
