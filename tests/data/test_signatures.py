@@ -172,6 +172,8 @@ def test_shape_text_address_loads():
     assert shape_text("mov eax, dword ptr [rip + DATA]") == "mov eax, dword ptr [rip + ADDR]"
     # Non-PIE code may compare with an immediate that lies in a section, so it prints as DATA.
     assert shape_text("cmp ecx, 0x7ffffe") == shape_text("cmp ecx, DATA")
+    # A static link turns the GOT load of a thread-local offset into a negative constant.
+    assert shape_text("mov rax, qword ptr [rip + DATA]") == shape_text("mov rax, 0xffffffffffffffb8")
     # A function pointer is FUNC in PIE and ADDR in non-PIE code.
     assert shape_text("lea rsi, [rip + FUNC]") == shape_text("mov esi, ADDR")
     assert shape_text("call FUNC\njne .L3") == "call FUNC\njne .L3"

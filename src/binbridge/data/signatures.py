@@ -50,10 +50,10 @@ SIGNATURE_FILE = "signatures.json"
 # Dataset columns that signing reads; binary and address, when present, tell aliases apart.
 SIGNATURE_COLUMNS = ("function_name", "assembly")
 FORMAT = "binbridge-signatures"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MIN_INSTRUCTIONS = 12
 # Instructions other than moves, stack frame and padding (see work_count).
-MIN_WORK = 4
+MIN_WORK = 3
 _BOOKKEEPING = frozenset({"mov", "movzx", "movsx", "movsxd", "movq", "movd", "movaps", "movups", "movdqa",
                           "movdqu", "movss", "movsd", "lea", "push", "pop", "ret", "leave", "endbr64"})
 # Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
@@ -69,8 +69,11 @@ _RIP_TARGET = re.compile(r"\[rip \+ (?:FUNC|DATA)\]")
 _IMMEDIATE_ADDRESS = re.compile(r"(?<![\[\w])(?:ADDR|DATA)\b")
 # mov or cmp of a register with a number, or push of a number, from 0x400000 (where non-PIE
 # programs start) up to 32 bits: in non-PIE code such a number may lie in a section, and the
-# normaliser then prints it as DATA. Stores and arithmetic constants (imul, xor) stay numbers.
-_NUMBER_OPERAND = re.compile(r"^((?:mov|cmp) [a-z0-9]+, |push )0x([4-9a-f][0-9a-f]{5}|[0-9a-f]{7,8})$")
+# normaliser then prints it as DATA. Also a mov of a small negative number into a register: a
+# static link turns the GOT load of a thread-local variable's offset into that constant.
+# Stores and arithmetic constants (imul, xor) stay numbers.
+_NUMBER_OPERAND = re.compile(r"^(?:((?:mov|cmp) [a-z0-9]+, |push )0x(?:[4-9a-f][0-9a-f]{5}|[0-9a-f]{7,8})"
+                             r"|(mov [a-z0-9]+, )0xffffffff[0-9a-f]{8})$")
 # lea/mov REG, [rip + TARGET] (with "qword ptr" for a GOT load), or mov REG, TARGET for an absolute one.
 _ADDRESS_LOAD = re.compile(r'^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ (ADDR|"(?:[^"\\]|\\.)*")\]|(ADDR|"(?:[^"\\]|\\.)*"))$',
                            re.MULTILINE)
@@ -172,7 +175,7 @@ def _shape_line(line: str) -> str:
     """Write the immediate addresses of one line as ``ADDR``; a direct call or jump keeps its target."""
     if line.startswith(("call ", "jmp ")) or line.startswith("j") and " ." in line:
         return line
-    return _IMMEDIATE_ADDRESS.sub("ADDR", _NUMBER_OPERAND.sub(r"\1ADDR", line))
+    return _IMMEDIATE_ADDRESS.sub("ADDR", _NUMBER_OPERAND.sub(lambda m: f"{m.group(1) or m.group(2)}ADDR", line))
 
 
 def shape_key(assembly: str) -> str | None:
