@@ -67,10 +67,10 @@ _NUMBERED_REGISTERS = frozenset(f"r{n}" for n in range(8, 16))
 _RIP_TARGET = re.compile(r"\[rip \+ (?:FUNC|DATA)\]")
 # An operand that non-PIE code writes as an immediate: ADDR, or DATA (an immediate in a section).
 _IMMEDIATE_ADDRESS = re.compile(r"(?<![\[\w])(?:ADDR|DATA)\b")
-# mov or cmp of a register with a number, or push of a number, from 0x400000 (where non-PIE
-# programs start) up to 32 bits: in non-PIE code such a number may lie in a section, and the
-# normaliser then prints it as DATA. Also a mov of a small negative number into a register: a
-# static link turns the GOT load of a thread-local variable's offset into that constant.
+# A register mov or cmp with a number, or a push of one, from 0x400000 (where non-PIE programs
+# start) up to 32 bits. In non-PIE code such a number may lie in a section, and the normaliser
+# then prints it as DATA. Also a mov of a small negative number into a register, because a static
+# link turns the GOT load of a thread-local variable's offset into that constant.
 # Stores and arithmetic constants (imul, xor) stay numbers.
 _NUMBER_OPERAND = re.compile(r"^(?:((?:mov|cmp) [a-z0-9]+, |push )0x(?:[4-9a-f][0-9a-f]{5}|[0-9a-f]{7,8})"
                              r"|(mov [a-z0-9]+, )0xffffffff[0-9a-f]{8})$")
@@ -103,7 +103,7 @@ def work_count(assembly: str) -> int:
     """Count the instructions that compute or branch: not moves, stack frame or padding.
 
     At -O0 a one-line forwarder (``return memcpy(d, s, n);``) spills and reloads every argument
-    and reaches 12 instructions, yet does no work of its own; this count is 1 (the call).
+    and reaches 12 instructions. Its only work is the call, so this count is 1.
     """
     count = 0
     for line in assembly.splitlines():
@@ -127,7 +127,7 @@ def linked_text(assembly: str) -> str:
     """Write an archive member's references as a linked file prints them.
 
     In a static archive, a reference to a symbol of another member prints as
-    ``INTERNAL_CODE`` (a function) or ``INTERNAL`` (data); once linked, the same
+    ``INTERNAL_CODE`` (a function) or ``INTERNAL`` (data). Once linked, the same
     reference prints as ``FUNC`` or ``DATA``. Without this, two functions that
     differ only in which member's data they read (``std::__throw_logic_error`` and
     ``std::__throw_domain_error``) sign apart in the archive but look alike in a program.
