@@ -61,6 +61,33 @@ def debug_symbols(path: Path) -> dict[int, str]:
     return names
 
 
+def truth_rows(truth: dict[int, str], functions, project: str, opt_level: str) -> list[dict[str, str]]:
+    """Join named functions to the true names by address: one row per true function, scored by ``run_eval``."""
+    predicted = {f.address: f for f in functions}
+    rows = []
+    for address, name in sorted(truth.items()):
+        function = predicted.get(address)
+        rows.append({"function_name": split_clone_suffix(name).base,
+                     "predicted_name": function.name if function else "",
+                     "confidence": f"{function.confidence:.4f}" if function else "",
+                     "name_source": function.source if function else "",
+                     "project": project, "opt_level": opt_level, "address": f"0x{address:x}"})
+    return rows
+
+
+def write_and_score(rows: list[dict[str, str]], out_dir: Path, started: float) -> None:
+    """Write OUT_DIR/predictions.csv, the eval report beside it, and print the overall scores."""
+    predictions = out_dir / "predictions.csv"
+    with predictions.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    overall = run_eval(predictions, out_dir).overall
+    print(f"{overall.functions} functions, coverage {overall.coverage:.3f}, "
+          f"XFL-style F1 {overall.xfl.f1:.4f}, SymLM-style F1 {overall.symlm.f1:.4f}, "
+          f"exact {overall.xfl.exact_match:.3f}, {time.time() - started:.0f} s; report in {out_dir / 'report.md'}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_path", help="model folder (default: the embedded model)")
@@ -93,26 +120,9 @@ def main() -> int:
         truth = debug_symbols(debug)
         naming = name_binary(binary, predictor, unique=False, cold_parts=not args.no_cold_parts,
                              string_names=not args.no_string_names)
-        predicted = {f.address: f for f in naming.functions}
-        for address, name in sorted(truth.items()):
-            function = predicted.get(address)
-            rows.append({"function_name": split_clone_suffix(name).base,
-                         "predicted_name": function.name if function else "",
-                         "confidence": f"{function.confidence:.4f}" if function else "",
-                         "name_source": function.source if function else "",
-                         "project": program, "opt_level": "distro", "address": f"0x{address:x}"})
-        print(f"{program}: {len(truth)} symbols, {len(predicted)} functions found", file=sys.stderr)
-
-    predictions = out_dir / "predictions.csv"
-    with predictions.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows)
-    report = run_eval(predictions, out_dir)
-    overall = report.overall
-    print(f"{overall.functions} functions, coverage {overall.coverage:.3f}, "
-          f"XFL-style F1 {overall.xfl.f1:.4f}, SymLM-style F1 {overall.symlm.f1:.4f}, "
-          f"{time.time() - started:.0f} s; report in {out_dir / 'report.md'}")
+        rows += truth_rows(truth, naming.functions, program, "distro")
+        print(f"{program}: {len(truth)} symbols, {len(naming.functions)} functions found", file=sys.stderr)
+    write_and_score(rows, out_dir, started)
     return 0
 
 

@@ -20,16 +20,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from binutils_benchmark import debug_symbols
+from binutils_benchmark import debug_symbols, truth_rows, write_and_score
 
-from binbridge.data.names import split_clone_suffix
-from binbridge.evaluation import run_eval
 from binbridge.inference.naming import name_binary
 from binbridge.inference.predictor import NamePredictor
 
@@ -111,25 +108,10 @@ def main() -> int:
             continue
         stripped, unstripped = built
         truth = debug_symbols(unstripped)
-        predicted = {f.address: f for f in name_binary(stripped, predictor, unique=False).functions}
-        for address, true_name in sorted(truth.items()):
-            function = predicted.get(address)
-            rows.append({"function_name": split_clone_suffix(true_name).base,
-                         "predicted_name": function.name if function else "",
-                         "confidence": f"{function.confidence:.4f}" if function else "",
-                         "name_source": function.source if function else "",
-                         "project": name, "opt_level": "static", "address": f"0x{address:x}"})
-        print(f"{name}: {len(truth)} symbols, {len(predicted)} functions found", file=sys.stderr)
-
-    predictions = out_dir / "predictions.csv"
-    with predictions.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows)
-    overall = run_eval(predictions, out_dir).overall
-    print(f"{overall.functions} functions, coverage {overall.coverage:.3f}, "
-          f"XFL-style F1 {overall.xfl.f1:.4f}, SymLM-style F1 {overall.symlm.f1:.4f}, "
-          f"exact {overall.xfl.exact_match:.3f}, {time.time() - started:.0f} s; report in {out_dir / 'report.md'}")
+        functions = name_binary(stripped, predictor, unique=False).functions
+        rows += truth_rows(truth, functions, name, "static")
+        print(f"{name}: {len(truth)} symbols, {len(functions)} functions found", file=sys.stderr)
+    write_and_score(rows, out_dir, started)
     return 0
 
 
