@@ -352,3 +352,12 @@ def test_user_signatures_win_over_model():
     predictor = NamePredictor.__new__(NamePredictor)  # known_name needs no model
     predictor.signatures, predictor.string_names = [user, shipped], False
     assert predictor.known_name(BODY).name == "list_free"
+
+
+def test_input_under_two_paths_counts_once(tmp_path, monkeypatch):
+    """``mine.csv`` and ``./mine.csv`` are one file, so it must not outvote ``theirs.csv``."""
+    monkeypatch.chdir(tmp_path)
+    for file, name in (("mine.csv", "open_file"), ("theirs.csv", "close_file")):
+        (tmp_path / file).write_text(f'function_name,assembly\n{name},"{BODY}"\n')
+    index = build_signature_file(["mine.csv", "./mine.csv", "theirs.csv"], tmp_path / "out.json")
+    assert index.lookup(BODY) is None

@@ -339,7 +339,7 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
                                    "fix or regenerate the file")
             name = split_clone_suffix(row["function_name"] or "")
             if name.base and not is_cold_part(row.get("clone_suffix") or name.clone_suffix):
-                location = row_location(row.get("binary") or "", row.get("address") or "", number)
+                location = row_location(row.get("binary") or os.fspath(path), row.get("address") or "", number)
                 yield NamedCode(name.base, row["assembly"], location)
         return
     for function in iter_functions(path):
