@@ -227,7 +227,8 @@ def cmd_signatures(args: argparse.Namespace) -> int:
     from binbridge.data.signatures import build_signature_file
 
     check_output_path(args.output, inputs=tuple(args.inputs))
-    index = build_signature_file(args.inputs, args.output, description=args.description)
+    index = build_signature_file(args.inputs, args.output, description=args.description,
+                                 show_progress=_show_progress(args))
     if not index.exact:
         print(f"binbridge: warning: {args.output} holds no signature: no named function of at least "
               f"{index.min_instructions} instructions in the inputs", file=sys.stderr)

@@ -230,6 +230,8 @@ def add_signatures_subcommand(sub, handler) -> None:
     signatures.add_argument("-o", "--output", required=True,
                             help="signature file to write (JSON); pass it to 'binbridge name --signatures'")
     signatures.add_argument("--description", default="", help="free text stored in the file, such as the libraries")
+    signatures.add_argument("--no_progress", action="store_true",
+                            help="hide the progress bar (shown on a terminal; counts functions signed)")
     signatures.set_defaults(handler=handler)
 
 

@@ -42,6 +42,7 @@ from binbridge.data.names import split_clone_suffix
 from binbridge.data.schema import iter_rows
 from binbridge.errors import DatasetError, InputError
 from binbridge.outputs import atomic_output
+from binbridge.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -375,10 +376,11 @@ def _distinct_files(paths: Iterable[str | os.PathLike[str]]) -> list[str | os.Pa
 
 
 def build_signature_file(inputs: Iterable[str | os.PathLike[str]], output: str | os.PathLike[str],
-                         description: str = "") -> SignatureIndex:
+                         description: str = "", show_progress: bool = False) -> SignatureIndex:
     """Sign the named functions of ``inputs`` and write the index to ``output`` (replaced atomically)."""
     inputs = _distinct_files(inputs)
-    index = SignatureIndex.build(_each_input_named(inputs), description=description)
+    functions = progress(_each_input_named(inputs), enabled=show_progress, desc="signing", unit="fn")
+    index = SignatureIndex.build(functions, description=description)
     with atomic_output(output) as handle:
         handle.write(index.to_json())
     logger.info("wrote %d exact and %d shape signatures to %s", len(index.exact), len(index.shape), output)
