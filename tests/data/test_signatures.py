@@ -190,13 +190,13 @@ def test_cold_parts_are_not_signed(tmp_path):
 def test_file_round_trip_and_merge(tmp_path):
     empty = build_signature_file([], tmp_path / "empty.json")
     assert len(empty) == 0
-    one = tmp_path / "one.json"
-    two = tmp_path / "two.json"
-    one.write_text(SignatureIndex.build([NamedCode("open_file", BODY, "a:0")]).to_json())
-    two.write_text(SignatureIndex.build([NamedCode("close_file", BODY, "b:0"),
+    opener = tmp_path / "opener.json"
+    closer = tmp_path / "closer.json"
+    opener.write_text(SignatureIndex.build([NamedCode("open_file", BODY, "a:0")]).to_json())
+    closer.write_text(SignatureIndex.build([NamedCode("close_file", BODY, "b:0"),
                                          NamedCode("reset", OTHER_BODY, "b:1")]).to_json())
-    assert SignatureIndex.load(one).lookup(BODY).name == "open_file"
-    merged = load_signatures([one, two])
+    assert SignatureIndex.load(opener).lookup(BODY).name == "open_file"
+    merged = load_signatures([opener, closer])
     assert merged.lookup(BODY) is None
     assert merged.lookup(OTHER_BODY).name == "reset"
 
@@ -272,11 +272,11 @@ def test_padding_is_not_counted():
 
 
 def test_same_file_twice_votes_once(tmp_path):
-    one = tmp_path / "one.json"
-    two = tmp_path / "two.json"
-    one.write_text(SignatureIndex.build([NamedCode("open_file", BODY, "a:0")]).to_json())
-    two.write_text(SignatureIndex.build([NamedCode("close_file", BODY, "b:0")]).to_json())
-    assert load_signatures([one, one, two]).lookup(BODY) is None
+    opener = tmp_path / "opener.json"
+    closer = tmp_path / "closer.json"
+    opener.write_text(SignatureIndex.build([NamedCode("open_file", BODY, "a:0")]).to_json())
+    closer.write_text(SignatureIndex.build([NamedCode("close_file", BODY, "b:0")]).to_json())
+    assert load_signatures([opener, opener, closer]).lookup(BODY) is None
 
 
 def test_deeply_nested_file_is_one_line_error(tmp_path):

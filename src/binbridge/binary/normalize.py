@@ -64,10 +64,18 @@ def disassemble(code: bytes, address: int) -> list[tuple[int, int, str, str]]:
     return instructions
 
 
-def strip_padding(instructions: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
-    """Drop trailing nop/int3 alignment padding, keeping at least one instruction."""
+def _is_padding_tuple(instruction: tuple[int, int, str, str]) -> bool:
+    return instruction[2] in PADDING_MNEMONICS
+
+
+def strip_padding(instructions: list, is_padding=_is_padding_tuple) -> list:
+    """Drop trailing alignment padding, keeping at least one instruction.
+
+    ``instructions`` are capstone tuples by default. For other instruction types, pass an
+    ``is_padding`` predicate.
+    """
     end = len(instructions)
-    while end > 1 and instructions[end - 1][2] in PADDING_MNEMONICS:
+    while end > 1 and is_padding(instructions[end - 1]):
         end -= 1
     return instructions[:end]
 

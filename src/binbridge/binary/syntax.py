@@ -15,7 +15,7 @@ import codecs
 import re
 from dataclasses import dataclass, field
 
-from binbridge.binary.normalize import BRANCH_MNEMONICS
+from binbridge.binary.normalize import BRANCH_MNEMONICS, PADDING_MNEMONICS, strip_padding
 from binbridge.binary.space import import_text, quote_string
 
 _ADDRESS_PREFIXES = (
@@ -288,19 +288,14 @@ def normalize_plain_lines(lines: list[str]) -> list[str]:
     output = []
     for function in program.functions:
         renderer = _LineRenderer(program, function)
-        output.extend(renderer.render(instruction) for instruction in _without_padding(function.instructions))
+        # objdump lists the padding after a function's last instruction, which extraction leaves out.
+        instructions = strip_padding(function.instructions, _is_padding)
+        output.extend(renderer.render(instruction) for instruction in instructions)
     return output
 
 
 def _is_padding(instruction: "_Instruction") -> bool:
+    """Return whether an instruction is alignment padding: nop or int3 with any prefix, or xchg ax, ax."""
     mnemonic = instruction.mnemonic.split()[-1] if instruction.mnemonic else ""
     operands = instruction.operands.replace(" ", "").lower()
-    return mnemonic in ("nop", "int3") or (mnemonic == "xchg" and operands == "ax,ax")
-
-
-def _without_padding(instructions: list) -> list:
-    """Drop the alignment padding that objdump lists after a function's last instruction, as extraction does."""
-    end = len(instructions)
-    while end > 1 and _is_padding(instructions[end - 1]):
-        end -= 1
-    return instructions[:end]
+    return mnemonic in PADDING_MNEMONICS or (mnemonic == "xchg" and operands == "ax,ax")

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from binbridge.binary.normalize import FunctionRenderer, disassemble, strip_padding
-from binbridge.binary.space import INTERNAL, AddressSpace, import_text, is_import
+from binbridge.binary.space import INTERNAL, STRING_PATTERN, AddressSpace, import_text, is_import
 from binbridge.binary.syntax import normalize_plain_lines
 from binbridge.errors import InputError
 
@@ -160,7 +160,6 @@ def _normalize_objdump(lines: list[str]) -> list[str]:
 # An AT&T register operand (%rax, %r8d, %xmm0); format strings such as "%s" are not registers.
 _ATT_OPERAND = re.compile(r"%(?:[re]?(?:ax|bx|cx|dx|si|di|sp|bp|ip)|r(?:[89]|1[0-5])[dwb]?|[abcd][lh]|[sd]il|[sb]pl"
                           r"|[xyz]mm[0-9]+)\b")
-_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def normalize_assembly_text(text: str) -> str:
@@ -173,7 +172,7 @@ def normalize_assembly_text(text: str) -> str:
     lines = text.splitlines()
     if any(_INSTRUCTION_LINE.match(line) for line in lines):
         return "\n".join(_normalize_objdump(lines))
-    if any(_ATT_OPERAND.search(_QUOTED.sub("", line)) for line in lines):
+    if any(_ATT_OPERAND.search(STRING_PATTERN.sub("", line)) for line in lines):
         raise InputError(None, "AT&T syntax without instruction bytes cannot be read",
                          "paste Intel syntax (objdump -M intel, gdb 'set disassembly-flavor intel', "
                          "gcc -S -masm=intel) or objdump -d output with its bytes")

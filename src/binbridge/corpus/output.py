@@ -17,7 +17,7 @@ from binbridge.corpus.rows import ROW_KINDS, UnitResult
 from binbridge.corpus.tools import sha256_file
 from binbridge.data.schema import FunctionRecord, write_dataset
 from binbridge.data.split import SplitSummary, split_by_project
-from binbridge.data.signatures import SIGNATURE_FILE, NamedCode, SignatureIndex, is_cold_part, row_location
+from binbridge.data.signatures import SIGNATURE_FILE, SignatureIndex, row_code
 from binbridge.errors import InputError
 from binbridge.outputs import atomic_output
 
@@ -99,9 +99,10 @@ def write_split_files(corpus: CorpusSplit, staging: Path) -> dict[str, OutputFil
 
 def write_signatures(rows: list[FunctionRecord], path: Path) -> OutputFile:
     """Sign the training projects' functions (cold parts left out) into the signature file at ``path``."""
-    functions = (NamedCode(record.function_name, record.assembly, row_location(record.binary, record.address, number))
-                 for number, record in enumerate(rows) if not is_cold_part(record.clone_suffix))
-    index = SignatureIndex.build(functions, description="binbridge corpus build: training projects")
+    functions = (row_code(record.function_name, record.clone_suffix, record.assembly, record.binary, record.address,
+                          number) for number, record in enumerate(rows))
+    index = SignatureIndex.build((code for code in functions if code is not None),
+                                 description="binbridge corpus build: training projects")
     with atomic_output(path) as handle:
         handle.write(index.to_json())
     return OutputFile(len(index.exact), sha256_file(path))

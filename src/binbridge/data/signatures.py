@@ -76,8 +76,8 @@ _IMMEDIATE_ADDRESS = re.compile(r"(?<![\[\w])(?:ADDR|DATA)\b")
 _NUMBER_OPERAND = re.compile(r"^(?:((?:mov|cmp) [a-z0-9]+, |push )0x(?:[4-9a-f][0-9a-f]{5}|[0-9a-f]{7,8})"
                              r"|(mov [a-z0-9]+, )0xffffffff[0-9a-f]{8})$")
 # lea/mov REG, [rip + TARGET] (with "qword ptr" for a GOT load), or mov REG, TARGET for an absolute one.
-_ADDRESS_LOAD = re.compile(r'^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ (ADDR|"(?:[^"\\]|\\.)*")\]|(ADDR|"(?:[^"\\]|\\.)*"))$',
-                           re.MULTILINE)
+_TARGET = r'ADDR|"(?:[^"\\]|\\.)*"'
+_ADDRESS_LOAD = re.compile(rf"^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ ({_TARGET})\]|({_TARGET}))$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -136,11 +136,24 @@ def linked_text(assembly: str) -> str:
     return _INTERNAL_DATA.sub("DATA", _INTERNAL_CODE.sub("FUNC", assembly.strip()))
 
 
-def exact_key(assembly: str) -> str | None:
-    """Return the exact signature key of normalised assembly, or None when ``is_signable`` rejects it."""
+@dataclass(frozen=True)
+class SignatureKeys:
+    """The two keys of one function (see the module docstring)."""
+
+    exact: str
+    shape: str
+
+
+def signature_keys(assembly: str) -> SignatureKeys | None:
+    """Return both keys of normalised assembly, or None when ``is_signable`` rejects it."""
     if not is_signable(assembly):
         return None
-    return _digest(linked_text(assembly))
+    return SignatureKeys(_digest(linked_text(assembly)), _digest(shape_text(assembly)))
+
+
+def exact_key(assembly: str) -> str | None:
+    """Return the exact signature key of normalised assembly, or None when ``is_signable`` rejects it."""
+    return _digest(linked_text(assembly)) if is_signable(assembly) else None
 
 
 def _full_register(name: str) -> str:
@@ -181,9 +194,7 @@ def _shape_line(line: str) -> str:
 
 def shape_key(assembly: str) -> str | None:
     """Return the key of ``shape_text``, or None when ``is_signable`` rejects it."""
-    if not is_signable(assembly):
-        return None
-    return _digest(shape_text(assembly))
+    return _digest(shape_text(assembly)) if is_signable(assembly) else None
 
 
 @dataclass
@@ -207,31 +218,31 @@ class SignatureIndex:
         under the name with the fewest leading underscores, then the shortest. A key keeps the
         name of at least two thirds of the distinct functions that have it, and is dropped otherwise.
         """
-        aliases: dict[str, NamedCode] = {}
+        aliases: dict[str, tuple[str, SignatureKeys]] = {}
         for function in functions:
-            if not function.name or exact_key(function.assembly) is None:
+            keys = signature_keys(function.assembly) if function.name else None
+            if keys is None:
                 continue
-            # Aliases share both the location and the code.
-            identity = f"{function.location}:{exact_key(function.assembly)}"
+            identity = f"{function.location}:{keys.exact}"  # aliases share both the location and the code
             chosen = aliases.get(identity)
-            if chosen is None or _alias_rank(function.name) < _alias_rank(chosen.name):
-                aliases[identity] = function
+            if chosen is None or _alias_rank(function.name) < _alias_rank(chosen[0]):
+                aliases[identity] = (function.name, keys)
         exact_names: dict[str, Counter[str]] = defaultdict(Counter)
         shape_names: dict[str, Counter[str]] = defaultdict(Counter)
-        for function in aliases.values():
-            exact_names[exact_key(function.assembly)][function.name] += 1
-            shape_names[shape_key(function.assembly)][function.name] += 1
+        for name, keys in aliases.values():
+            exact_names[keys.exact][name] += 1
+            shape_names[keys.shape][name] += 1
         return cls(exact=_majority(exact_names), shape=_majority(shape_names), description=description)
 
     def lookup(self, assembly: str) -> SignatureMatch | None:
         """Return the known name of a function's normalised assembly, or None."""
-        key = exact_key(assembly)
-        if key is None:
+        if not is_signable(assembly):
             return None
-        if key in self.exact:
-            return SignatureMatch(self.exact[key], "exact")
-        name = self.shape.get(shape_key(assembly))
-        return SignatureMatch(name, "shape") if name else None
+        exact = self.exact.get(_digest(linked_text(assembly)))
+        if exact:
+            return SignatureMatch(exact, "exact")
+        shape = self.shape.get(_digest(shape_text(assembly)))  # computed only when the exact key misses
+        return SignatureMatch(shape, "shape") if shape else None
 
     def to_json(self) -> str:
         data = {"format": FORMAT, "version": FORMAT_VERSION, "description": self.description,
@@ -289,12 +300,12 @@ def _alias_rank(name: str) -> tuple[int, int, str]:
 
 def _majority(names: dict[str, Counter[str]]) -> dict[str, str]:
     """Keep each key whose most common name covers at least two thirds of its functions."""
-    kept = {}
+    named = {}
     for key, counts in names.items():
         name, count = counts.most_common(1)[0]
         if 3 * count >= 2 * sum(counts.values()):
-            kept[key] = name
-    return kept
+            named[key] = name
+    return named
 
 
 def load_signatures(paths: Iterable[str | os.PathLike[str]]) -> SignatureIndex:
@@ -313,13 +324,22 @@ def row_location(binary: str, address: str, row: int) -> str:
     """Return the location of a dataset row, which identifies its aliases.
 
     In a linked file two symbols at one address are aliases. A dataset row from an archive
-    member has only an offset in its section, and with -ffunction-sections every function
-    starts at offset 0 of its own section, so such a row gets a location of its own, as does
-    a row without binary or address.
+    member has only an offset in its section. With -ffunction-sections every function starts
+    at offset 0 of its own section, so such a row gets a location of its own. So does a row
+    without binary or address.
     """
     if not binary or not address or ".a:" in binary or binary.endswith(".o"):
         return f"{binary}:{address}#{row}"
     return f"{binary}:{address}"
+
+
+def row_code(function_name: str, clone_suffix: str, assembly: str, binary: str, address: str,
+             row: int) -> NamedCode | None:
+    """Return a dataset row's function to sign, or None for a row without a name and for a ``.cold`` part."""
+    name = split_clone_suffix(function_name)
+    if not name.base or is_cold_part(clone_suffix or name.clone_suffix):
+        return None
+    return NamedCode(name.base, assembly, row_location(binary, address, row))
 
 
 def is_cold_part(clone_suffix: str) -> bool:
@@ -338,10 +358,10 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
             if row.get("assembly") is None:
                 raise DatasetError(path, f"row {number + 2} has fewer cells than the header",
                                    "fix or regenerate the file")
-            name = split_clone_suffix(row["function_name"] or "")
-            if name.base and not is_cold_part(row.get("clone_suffix") or name.clone_suffix):
-                location = row_location(row.get("binary") or os.fspath(path), row.get("address") or "", number)
-                yield NamedCode(name.base, row["assembly"], location)
+            code = row_code(row["function_name"] or "", row.get("clone_suffix") or "", row["assembly"],
+                            row.get("binary") or os.fspath(path), row.get("address") or "", number)
+            if code is not None:
+                yield code
         return
     for function in iter_functions(path):
         name = split_clone_suffix(function.name or "")
