@@ -267,11 +267,12 @@ def add_corpus_subcommand(sub, handler) -> None:
                        help="manifest JSON naming every package, version and flag (default corpus/manifest.json)")
     build.add_argument("-o", "--output_dir", required=True,
                        help="folder for the split CSVs, split_summary.json, manifest.lock.json and build.log")
-    build.add_argument("--sources", type=_source_kinds, default=("libs", "sdists", "debsrc", "dbg"),
-                       help="comma-separated source kinds to build: libs, sdists, debsrc, dbg (default: all)")
+    build.add_argument("--sources", type=_source_kinds, default=("libs", "sdists", "debsrc", "programs", "dbg"),
+                       help="comma-separated source kinds to build: libs, sdists, debsrc, programs, dbg "
+                            "(default: all)")
     build.add_argument("--jobs", type=_positive_int, default=1,
-                       help="units (libraries, packages at one opt level, debug files) built in parallel "
-                            "processes (default 1)")
+                       help="units (libraries, packages at one opt level, program packages, debug files) "
+                            "built in parallel processes (default 1)")
     build.add_argument("--work_dir", help="folder for downloads, build trees and relinked binaries "
                                           "(default OUTPUT_DIR/work; reused by later builds)")
     build.add_argument("--apt_install", action="store_true",

@@ -55,7 +55,7 @@ def test_unknown_source_named(tmp_path: Path):
     data["sources"]["rpms"] = []
     message = str(load_error(tmp_path, data))
     assert "sources.rpms: unknown source kind" in message
-    assert "dbg, debsrc, libs, sdists" in message
+    assert "dbg, debsrc, libs, programs, sdists" in message
     assert "\n" not in message
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from binbridge.corpus import apt
-from binbridge.corpus.manifest import CompiledSource
+from binbridge.corpus.manifest import CompiledSource, ProgramSource
 from binbridge.corpus.rows import InputFile
 from binbridge.corpus.tools import CommandError, run_command, sha256_file
 
@@ -31,8 +31,8 @@ class SourceTree:
     """Folder of this entry's downloads, tree and builds."""
 
 
-def fetch_source(source: CompiledSource, work_dir: Path) -> SourceTree:
-    """Return the unpacked tree of a sdists or debsrc entry, downloading it unless an earlier build did."""
+def fetch_source(source: CompiledSource | ProgramSource, work_dir: Path) -> SourceTree:
+    """Return the unpacked tree of a sdists, debsrc or programs entry, downloading it unless an earlier build did."""
     directory = work_dir / source.kind / f"{source.name}-{source.version.replace(':', '_')}"
     if source.kind == "sdists":
         return _fetch_sdist(source, directory)

@@ -15,14 +15,18 @@ from pathlib import Path
 from binbridge.corpus.manifest_reader import FieldReader
 from binbridge.errors import InputError
 
-SOURCE_KINDS = ("libs", "sdists", "debsrc", "dbg")
+SOURCE_KINDS = ("libs", "sdists", "debsrc", "programs", "dbg")
 OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Og", "Ofast")
 SPLIT_NAMES = ("eval", "test")
 
 # binutils is the evaluation benchmark, and GCC and GDB share much of its code (libiberty, BFD,
-# opcodes), so no manifest may bring in these projects or packages.
-EXCLUDED_PROJECTS = frozenset({"binutils", "gcc", "gdb", "libiberty", "bfd", "opcodes"})
-EXCLUDED_PACKAGE = re.compile(r"^(?:binutils|libbinutils|gcc|gdb|libctf|libgprofng|libiberty|cpp)(?:$|[-.0-9])")
+# opcodes); coreutils is the other benchmark (benchmarks/coreutils_benchmark.py) and holds
+# /usr/bin/ls, the program that `make run` names. No manifest may bring in these projects or packages.
+EXCLUDED_PROJECTS = frozenset({"binutils", "gcc", "gdb", "libiberty", "bfd", "opcodes", "coreutils"})
+EXCLUDED_PACKAGE = re.compile(
+    r"^(?:binutils|libbinutils|gcc|gdb|libctf|libgprofng|libiberty|cpp|coreutils)(?:$|[-.0-9])")
+_EXCLUSION_FIX = ("binutils and coreutils are the evaluation benchmarks, and gcc and gdb share binutils' code; "
+                  "remove this entry")
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
@@ -78,6 +82,37 @@ class CompiledSource:
 
 
 @dataclass(frozen=True)
+class ProgramFlags:
+    """Compiler and linker flags of every program build, as dpkg-buildflags gives them."""
+
+    cflags: tuple[str, ...]
+    """They must contain -g for the DWARF join; -ffile-prefix-map for the build tree is added."""
+    cppflags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+
+    @property
+    def opt_level(self) -> str:
+        """The last -O flag of cflags without its dash (O0 when there is none, as for gcc)."""
+        levels = [flag[1:] for flag in self.cflags if flag.startswith("-O")]
+        return levels[-1] if levels else "O0"
+
+
+@dataclass(frozen=True)
+class ProgramSource:
+    """A Debian source package built by its own build system (``./configure && make``), as Debian builds it."""
+
+    name: str
+    """Debian source package name."""
+    version: str
+    project: str
+    programs: tuple[str, ...]
+    """Built executables, relative to the source tree (``src/grep``)."""
+    configure_args: tuple[str, ...]
+    make_args: tuple[str, ...]
+    kind: str = "programs"
+
+
+@dataclass(frozen=True)
 class PackageVersion:
     package: str
     version: str
@@ -105,6 +140,8 @@ class Manifest:
     sdists: tuple[CompiledSource, ...]
     debsrc: tuple[CompiledSource, ...]
     dbg: tuple[DebugPackage, ...]
+    programs: tuple[ProgramSource, ...] = ()
+    program_flags: ProgramFlags = ProgramFlags(("-g", "-O2"), (), ())
 
     def projects(self, kinds: tuple[str, ...] = SOURCE_KINDS) -> set[str]:
         """Return every project that the given source kinds contribute."""
@@ -115,6 +152,8 @@ class Manifest:
             projects.update(source.project for source in self.sdists)
         if "debsrc" in kinds:
             projects.update(source.project for source in self.debsrc)
+        if "programs" in kinds:
+            projects.update(source.project for source in self.programs)
         if "dbg" in kinds:
             projects.update(package.project for package in self.dbg)
         return projects
@@ -142,6 +181,8 @@ def load_manifest(path: str | Path) -> Manifest:
     sources.check_keys(set(SOURCE_KINDS), "source kind")
     libs = sources.child("libs", {"lib_dir": "/usr/lib/x86_64-linux-gnu", "packages": []})
     libs.check_keys({"lib_dir", "packages"})
+    programs = sources.child("programs", {"cflags": ["-g", "-O2"], "packages": []})
+    programs.check_keys({"cflags", "cppflags", "ldflags", "packages", "note"})
     manifest = Manifest(
         path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
@@ -152,6 +193,8 @@ def load_manifest(path: str | Path) -> Manifest:
         sdists=tuple(_compiled(entry, "sdists") for entry in sources.children("sdists", [])),
         debsrc=tuple(_compiled(entry, "debsrc") for entry in sources.children("debsrc", [])),
         dbg=tuple(_debug_package(entry) for entry in sources.children("dbg", [])),
+        programs=tuple(_program(entry) for entry in programs.children("packages", [])),
+        program_flags=_program_flags(programs),
     )
     _check_splits(root, manifest)
     return manifest
@@ -185,7 +228,7 @@ def _project(reader: FieldReader) -> str:
                     "use the upstream project name, such as openssl")
     if project.lower() in EXCLUDED_PROJECTS:
         reader.fail(f"{reader.field_path('project')}={project!r} is excluded from training corpora",
-                    "binutils is the evaluation benchmark, and gcc and gdb share its code; remove this entry")
+                    _EXCLUSION_FIX)
     return project
 
 
@@ -193,7 +236,7 @@ def _package(reader: FieldReader, key: str = "package") -> str:
     package = reader.text(key)
     if EXCLUDED_PACKAGE.match(package):
         reader.fail(f"{reader.field_path(key)}={package!r} is excluded from training corpora",
-                    "binutils is the evaluation benchmark, and gcc and gdb share its code; remove this entry")
+                    _EXCLUSION_FIX)
     return package
 
 
@@ -248,6 +291,26 @@ def _compiled(reader: FieldReader, kind: str) -> CompiledSource:
         sha256=sha256,
         generated_files={relative: generated.data[relative] for relative in generated.data},
     )
+
+
+def _program_flags(reader: FieldReader) -> ProgramFlags:
+    cflags = reader.text_list("cflags")
+    if "-g" not in cflags:
+        reader.fail(f"{reader.field_path('cflags')}={list(cflags)!r} is invalid: must contain -g",
+                    "the DWARF join that fills source_code needs debug information")
+    return ProgramFlags(cflags, reader.text_list("cppflags", []), reader.text_list("ldflags", []))
+
+
+def _program(reader: FieldReader) -> ProgramSource:
+    reader.check_keys({"package", "version", "project", "programs", "configure_args", "make_args", "note"})
+    programs = reader.text_list("programs")
+    if not programs:
+        reader.fail(f"{reader.field_path('programs')}: must name at least one program",
+                    "list the executables that the build writes, relative to the source tree, such as src/grep")
+    for relative in programs:
+        _check_tree_path(reader, "programs", relative)
+    return ProgramSource(_package(reader), reader.text("version"), _project(reader), programs,
+                         reader.text_list("configure_args", []), reader.text_list("make_args", []))
 
 
 def _check_tree_path(reader: FieldReader, key: str, relative: str) -> None:

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from binbridge.corpus import apt
 from binbridge.corpus.config import BuildConfig
 from binbridge.corpus.dbg import debug_pairs
-from binbridge.corpus.fetch import fetch_source
-from binbridge.corpus.manifest import Manifest
+from binbridge.corpus.fetch import SourceTree, fetch_source
+from binbridge.corpus.manifest import CompiledSource, Manifest, ProgramSource
 from binbridge.corpus.relink import trivial_main
 from binbridge.corpus.tools import CommandError
-from binbridge.corpus.units import CompiledUnit, DebugUnit, LibraryUnit, Unit
+from binbridge.corpus.units import CompiledUnit, DebugUnit, LibraryUnit, ProgramUnit, Unit
 from binbridge.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ def plan_units(manifest: Manifest, config: BuildConfig, work_dir: Path) -> Plan:
     for kind in ("sdists", "debsrc"):
         if kind in config.sources:
             _plan_compiled(manifest, kind, work_dir, main_object, plan)
+    if "programs" in config.sources:
+        _plan_programs(manifest, config, work_dir, plan)
     if "dbg" in config.sources:
         _plan_debug(manifest, versions, plan)
     logger.info("planned %d units; %d packages failed before building", len(plan.units), len(plan.failures))
@@ -166,17 +169,34 @@ def _plan_libraries(manifest: Manifest, versions: dict[str, str | None], work_di
 def _plan_compiled(manifest: Manifest, kind: str, work_dir: Path, main_object: Path, plan: Plan) -> None:
     entries = manifest.sdists if kind == "sdists" else manifest.debsrc
     for source in entries:
-        try:
-            tree = fetch_source(source, work_dir)
-        except (CommandError, InputError, OSError) as error:
-            message = " ".join(str(error).split())
-            logger.warning("%s %s %s: fetching failed, so it is skipped: %s", kind, source.name, source.version,
-                           message)
-            plan.failures.append(PlanFailure(kind, source.name, source.version, source.project, message))
+        tree = _fetch(source, work_dir, plan)
+        if tree is None:
             continue
         for level in manifest.toolchain.opt_levels:
             plan.units.append(CompiledUnit(source, tree.root, tree.inputs, level, manifest.toolchain.cflags,
                                            tree.work_dir / "build" / level, main_object))
+
+
+def _plan_programs(manifest: Manifest, config: BuildConfig, work_dir: Path, plan: Plan) -> None:
+    # Units run config.jobs at a time, so each make gets its share of the cores.
+    make_jobs = max(1, (os.cpu_count() or 1) // config.jobs)
+    for source in manifest.programs:
+        tree = _fetch(source, work_dir, plan)
+        if tree is not None:
+            plan.units.append(ProgramUnit(source, tree.root, tree.inputs, manifest.program_flags,
+                                          tree.work_dir / "build", make_jobs))
+
+
+def _fetch(source: CompiledSource | ProgramSource, work_dir: Path, plan: Plan) -> SourceTree | None:
+    """Return the source tree of an entry, or None after recording why it could not be fetched."""
+    try:
+        return fetch_source(source, work_dir)
+    except (CommandError, InputError, OSError) as error:
+        message = " ".join(str(error).split())
+        logger.warning("%s %s %s: fetching failed, so it is skipped: %s", source.kind, source.name, source.version,
+                       message)
+        plan.failures.append(PlanFailure(source.kind, source.name, source.version, source.project, message))
+        return None
 
 
 def _plan_debug(manifest: Manifest, versions: dict[str, str | None], plan: Plan) -> None:

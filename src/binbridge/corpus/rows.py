@@ -19,7 +19,7 @@ CRT_PREFIXES = ("__libc_csu_",)
 
 # Kinds of rows. Within a unit, deduplication keeps rows of earlier kinds: a relinked library function
 # whose assembly equals its archive member's is kept as the relinked row, which looks like a real stripped binary.
-ROW_KINDS = ("libs-relinked", "libs", "sdists", "debsrc", "dbg")
+ROW_KINDS = ("libs-relinked", "libs", "sdists", "debsrc", "programs", "dbg")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class UnitResult:
     """Rows and bookkeeping of one unit of work (a library, a compiled package at one level, a debug package)."""
 
     source: str
-    """Manifest source kind: libs, sdists, debsrc or dbg."""
+    """Manifest source kind: libs, sdists, debsrc, programs or dbg."""
     package: str
     version: str
     project: str

@@ -1,7 +1,8 @@
 """Units of work of a corpus build and the code that turns each into rows.
 
 A unit is one library file, one compiled source tree at one optimisation
-level, or one stripped file with its debug file. Units are independent, so
+level, one program package built by its own build system, or one stripped
+file with its debug file. Units are independent, so
 ``--jobs`` runs them in parallel processes; each returns a UnitResult.
 """
 
@@ -16,7 +17,8 @@ from binbridge.binary import iter_functions
 from binbridge.binary.errors import BinaryFormatError
 from binbridge.corpus.compile import compile_archive
 from binbridge.corpus.dbg import DebugPair, debug_pair_records
-from binbridge.corpus.manifest import CompiledSource, Library
+from binbridge.corpus.manifest import CompiledSource, Library, ProgramFlags, ProgramSource
+from binbridge.corpus.programs import build_program_package
 from binbridge.corpus.relink import relink_archive
 from binbridge.corpus.rows import InputFile, RowContext, UnitResult, make_record
 from binbridge.corpus.tools import CommandError, sha256_file
@@ -53,6 +55,16 @@ class CompiledUnit:
 
 
 @dataclass(frozen=True)
+class ProgramUnit:
+    source: ProgramSource
+    tree: Path
+    inputs: tuple[InputFile, ...]
+    flags: ProgramFlags
+    build_dir: Path
+    make_jobs: int
+
+
+@dataclass(frozen=True)
 class DebugUnit:
     package: str
     version: str
@@ -61,7 +73,7 @@ class DebugUnit:
     pair: DebugPair
 
 
-Unit = LibraryUnit | CompiledUnit | DebugUnit
+Unit = LibraryUnit | CompiledUnit | ProgramUnit | DebugUnit
 
 
 def run_unit(unit: Unit) -> UnitResult:
@@ -77,6 +89,8 @@ def run_unit(unit: Unit) -> UnitResult:
             _run_library(unit, result)
         elif isinstance(unit, CompiledUnit):
             _run_compiled(unit, result)
+        elif isinstance(unit, ProgramUnit):
+            _run_program(unit, result)
         else:
             _run_debug(unit, result)
     except (CommandError, InputError, BinaryFormatError, OSError) as error:
@@ -96,6 +110,9 @@ def _empty_result(unit: Unit) -> UnitResult:
         return UnitResult(source.kind, source.name, source.version, source.project,
                           f"{source.name} -{unit.opt_level}", inputs=list(unit.inputs),
                           resolved_version=source.version)
+    if isinstance(unit, ProgramUnit):
+        return UnitResult("programs", unit.source.name, unit.source.version, unit.source.project, unit.source.name,
+                          inputs=list(unit.inputs), resolved_version=unit.source.version)
     return UnitResult("dbg", unit.package, unit.version, unit.project, unit.pair.stripped.name,
                       resolved_version=unit.resolved_version)
 
@@ -155,6 +172,20 @@ def _run_compiled(unit: CompiledUnit, result: UnitResult) -> None:
     with_source = sum(1 for record in records if record.source_code)
     logger.debug("%s: %d rows, %d with source_code", result.label, len(records), with_source)
     result.add_rows(source.kind, records)
+
+
+def _run_program(unit: ProgramUnit, result: UnitResult) -> None:
+    build = build_program_package(unit.tree, unit.source, unit.flags, unit.build_dir, unit.make_jobs)
+    if build.missing:
+        reason = f"make failed: {build.make_errors}" if build.make_errors else "check the programs paths of the manifest"
+        _fail(result, f"the build wrote no {', '.join(build.missing)}; {reason}")
+    context = RowContext(unit.source.project, unit.flags.opt_level)
+    records = []
+    for twin in build.twins:
+        records += twin_records(twin, context, result.dropped)
+    if build.twins and not records:
+        _fail(result, "the built programs have no named functions")
+    result.add_rows("programs", records)
 
 
 def _run_debug(unit: DebugUnit, result: UnitResult) -> None:
