@@ -113,6 +113,24 @@ def test_finished_build_is_reused(tool_tree: Path, tmp_path: Path):
     assert result.row_count > 0
 
 
+def test_build_missing_a_program_not_rebuilt(tool_tree: Path, tmp_path: Path):
+    build_dir = tmp_path / "build"
+    run_unit(program_unit(tool_tree, build_dir, programs=("src/tool", "src/other")))
+    stamp = (build_dir / "tree" / "src" / "tool").stat().st_mtime_ns
+    result = run_unit(program_unit(tool_tree, build_dir, programs=("src/tool", "src/other")))
+    assert (build_dir / "tree" / "src" / "tool").stat().st_mtime_ns == stamp
+    assert any("make failed" in failure for failure in result.failures)
+
+
+def test_changed_arguments_rebuild(tool_tree: Path, tmp_path: Path):
+    build_dir = tmp_path / "build"
+    run_unit(program_unit(tool_tree, build_dir))
+    (build_dir / "tree" / "src" / "tool").write_bytes(b"stale")
+    result = run_unit(program_unit(tool_tree, build_dir, configure_args=("--enable-feature",)))
+    assert result.failures == []
+    assert (build_dir / "tree" / "src" / "tool").read_bytes()[:4] == b"\x7fELF"
+
+
 def program_manifest(entry: dict, **flags) -> dict:
     data = base_manifest(Path("/nonexistent/lib"), [{"package": "binbridge-test-alpha", "version": "1.0",
                                                       "libraries": [{"file": "libalpha.a", "project": "alpha"}]}],
@@ -156,6 +174,7 @@ def test_invalid_program_field_named(tmp_path: Path, change: dict, flags: dict, 
 def test_error_lines_keep_errors_not_checks():
     from binbridge.corpus.programs import _error_lines
 
-    output = "checking for strerror_r... yes\ngcc -Werror=format-security -c a.c\nconfigure: error: no acceptable m4\n"
+    output = ("checking for strerror_r... yes\ngcc -Werror=format-security -c xstrtol-error.c\n"
+              "configure: error: no acceptable m4\n")
     assert _error_lines(output) == "configure: error: no acceptable m4"
     assert _error_lines("one\ntwo\nthree", limit=2) == "two\nthree"

@@ -12,6 +12,8 @@ from binbridge.data.names import split_clone_suffix
 from binbridge.data.signatures import (
     FORMAT_VERSION,
     MIN_INSTRUCTIONS,
+    MIN_SHORT_PROJECTS,
+    SHORT_CONFIDENCE,
     NamedCode,
     SignatureIndex,
     build_signature_file,
@@ -361,3 +363,68 @@ def test_input_under_two_paths_counts_once(tmp_path, monkeypatch):
         (tmp_path / file).write_text(f'function_name,assembly\n{name},"{BODY}"\n')
     index = build_signature_file(["mine.csv", "./mine.csv", "theirs.csv"], tmp_path / "out.json")
     assert index.lookup(BODY) is None
+
+
+# gnulib's xmalloc as GNU programs compile it: 7 instructions, too short for the exact and shape keys.
+XMALLOC = "\n".join(["push rbx", "call <malloc>", "test rax, rax", "je .L1", "pop rbx", "ret", ".L1:", "call FUNC"])
+
+
+def short_copies(name: str, projects: int, body: str = XMALLOC) -> list[NamedCode]:
+    return [NamedCode(name, body, f"prog{n}:0x10", f"project{n}") for n in range(projects)]
+
+
+def test_short_function_signed_by_agreeing_projects():
+    assert exact_key(XMALLOC) is None
+    index = SignatureIndex.build(short_copies("xmalloc", MIN_SHORT_PROJECTS))
+    match = index.lookup(XMALLOC)
+    assert match.name == "xmalloc"
+    assert match.kind == "short"
+    assert match.confidence == SHORT_CONFIDENCE
+
+
+def test_short_function_of_too_few_projects_unsigned():
+    functions = short_copies("xmalloc", MIN_SHORT_PROJECTS - 1)
+    # Copies within one project (opt levels, a library and its relinked twin) count as one.
+    functions += [NamedCode("xmalloc", XMALLOC, f"prog0:0x{n}0", "project0") for n in range(2, 6)]
+    assert SignatureIndex.build(functions).lookup(XMALLOC) is None
+
+
+def test_short_function_needs_two_thirds_of_projects():
+    # gnulib's xcharalloc compiles to xmalloc's code, in fewer projects.
+    functions = short_copies("xmalloc", 5) + [NamedCode("xcharalloc", XMALLOC, "other:0x10", "other")]
+    assert SignatureIndex.build(functions).lookup(XMALLOC).name == "xmalloc"
+    split = short_copies("xmalloc", 3) + [NamedCode("ck_malloc", XMALLOC, f"o{n}:0x10", f"o{n}") for n in range(2)]
+    assert SignatureIndex.build(split).lookup(XMALLOC) is None
+
+
+def test_very_short_function_never_signed():
+    tiny = "mov eax, 1\nret"
+    assert SignatureIndex.build(short_copies("return_one", 10, tiny)).lookup(tiny) is None
+
+
+def test_short_signatures_round_trip_and_merge(tmp_path):
+    first = tmp_path / "first.json"
+    second = tmp_path / "second.json"
+    first.write_text(SignatureIndex.build(short_copies("xmalloc", MIN_SHORT_PROJECTS)).to_json())
+    second.write_text(SignatureIndex.build(short_copies("xalloc", MIN_SHORT_PROJECTS)).to_json())
+    assert SignatureIndex.load(first).lookup(XMALLOC).name == "xmalloc"
+    assert load_signatures([first]).lookup(XMALLOC).name == "xmalloc"
+    assert load_signatures([first, second]).lookup(XMALLOC) is None
+
+
+def test_one_vote_per_project_for_plainest_name():
+    functions = []
+    for project in ("grep", "sed", "tar"):
+        for offset, name in enumerate(("xcharalloc", "xmalloc", "ximalloc")):
+            functions.append(NamedCode(name, XMALLOC, f"{project}:0x{offset}0", project))
+    assert SignatureIndex.build(functions).lookup(XMALLOC).name == "xmalloc"
+
+
+def test_csv_rows_grouped_by_project(tmp_path):
+    csv_path = tmp_path / "rows.csv"
+    header = "function_name,assembly,project\n"
+    rows = [f'xmalloc,"{XMALLOC}",{project}' for project in ("grep", "sed", "tar")]
+    csv_path.write_text(header + "\n".join(rows) + "\n")
+    functions = list(named_functions(csv_path))
+    assert [function.group for function in functions] == ["grep", "sed", "tar"]
+    assert SignatureIndex.build(functions).lookup(XMALLOC).name == "xmalloc"

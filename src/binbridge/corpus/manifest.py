@@ -207,10 +207,7 @@ def _toolchain(reader: FieldReader) -> Toolchain:
         if level not in OPT_LEVELS:
             reader.fail(f"{reader.field_path('opt_levels')}: {level!r} is not an optimisation level",
                         f"use names without the dash, from {', '.join(OPT_LEVELS)}")
-    cflags = reader.text_list("cflags")
-    if "-g" not in cflags:
-        reader.fail(f"{reader.field_path('cflags')}={list(cflags)!r} is invalid: must contain -g",
-                    "the DWARF join that fills source_code needs debug information")
+    cflags = _debug_cflags(reader)
     return Toolchain(reader.text("compiler"), reader.text("compiler_package"), reader.text("compiler_version"),
                      opt_levels, cflags)
 
@@ -293,12 +290,17 @@ def _compiled(reader: FieldReader, kind: str) -> CompiledSource:
     )
 
 
-def _program_flags(reader: FieldReader) -> ProgramFlags:
+def _debug_cflags(reader: FieldReader) -> tuple[str, ...]:
+    """Return the cflags field, which must contain -g."""
     cflags = reader.text_list("cflags")
     if "-g" not in cflags:
         reader.fail(f"{reader.field_path('cflags')}={list(cflags)!r} is invalid: must contain -g",
                     "the DWARF join that fills source_code needs debug information")
-    return ProgramFlags(cflags, reader.text_list("cppflags", []), reader.text_list("ldflags", []))
+    return cflags
+
+
+def _program_flags(reader: FieldReader) -> ProgramFlags:
+    return ProgramFlags(_debug_cflags(reader), reader.text_list("cppflags", []), reader.text_list("ldflags", []))
 
 
 def _program(reader: FieldReader) -> ProgramSource:

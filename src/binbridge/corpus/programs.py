@@ -12,6 +12,7 @@ Debian build and a failed build leaves the download untouched.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -28,8 +29,9 @@ logger = logging.getLogger(__name__)
 
 CONFIGURE_TIMEOUT_S = 1800
 MAKE_TIMEOUT_S = 3600
-# "configure: error: ...", "make: *** [...] Error 2", "file.c:3: error: ..."; not strerror or -Werror.
-_ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
+# "configure: error: ...", "file.c:3:5: error: ..." and make's "*** [...] Error 2"; not the compile
+# command of xstrtol-error.c, a check for strerror or -Werror.
+_ERROR_LINE = re.compile(r"\berror:|\*\*\*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,21 @@ def build_program_package(tree: Path, source: ProgramSource, flags: ProgramFlags
                           make_jobs: int) -> ProgramBuild:
     """Configure and make a copy of tree in build_dir, then strip a copy of each listed program.
 
-    A finished build (every program present) is reused. Raises CommandError
+    A finished build with the same flags and arguments is reused, even when it
+    lacks a program: building again would not write it. Raises CommandError
     when configure fails, or when make fails before writing any program.
     """
+    build_dir = build_dir.resolve()  # -ffile-prefix-map must match the absolute paths that gcc compiles
     work_tree = build_dir / "tree"
-    make_errors = ""
-    if not all((work_tree / program).is_file() for program in source.programs):
+    stamp = build_dir / "build.json"
+    settings = _settings(source, flags)
+    previous = _read_stamp(stamp)
+    if previous is not None and previous.get("settings") == settings:
+        make_errors = str(previous.get("make_errors", ""))
+    else:
+        stamp.unlink(missing_ok=True)
         make_errors = _configure_and_make(tree, work_tree, source, flags, make_jobs)
+        stamp.write_text(json.dumps({"settings": settings, "make_errors": make_errors}, indent=1) + "\n")
     twins, missing = [], []
     bin_dir = build_dir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +78,20 @@ def build_program_package(tree: Path, source: ProgramSource, flags: ProgramFlags
         run_command(["strip", "-o", stripped, unstripped])
         twins.append(LinkedTwin(unstripped, stripped, (), 0, False))
     return ProgramBuild(twins, missing, make_errors)
+
+
+def _settings(source: ProgramSource, flags: ProgramFlags) -> dict[str, list[str]]:
+    """Return what decides a build's output, to compare with the stamp of an earlier build."""
+    return {"cflags": list(flags.cflags), "cppflags": list(flags.cppflags), "ldflags": list(flags.ldflags),
+            "configure_args": list(source.configure_args), "make_args": list(source.make_args)}
+
+
+def _read_stamp(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _configure_and_make(tree: Path, work_tree: Path, source: ProgramSource, flags: ProgramFlags,

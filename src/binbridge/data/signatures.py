@@ -19,8 +19,12 @@ Two keys are stored per function:
 
 A key keeps the name of at least two thirds of the functions that have it.
 Only functions of at least ``MIN_INSTRUCTIONS`` instructions (alignment
-padding not counted) are signed, so that short, common bodies
-(``xor eax, eax; ret``) name nothing.
+padding not counted) get both keys, so that short, common bodies
+(``xor eax, eax; ret``) name nothing. A shorter function of at least
+``MIN_SHORT_INSTRUCTIONS`` gets a third key, ``short`` (its exact key), only
+when ``MIN_SHORT_PROJECTS`` projects have that code under one name, and that
+name has two thirds of the projects' votes, as the gnulib copies of
+``xmalloc`` in many GNU programs do.
 """
 
 from __future__ import annotations
@@ -51,15 +55,21 @@ SIGNATURE_FILE = "signatures.json"
 # Dataset columns that signing reads; binary and address, when present, tell aliases apart.
 SIGNATURE_COLUMNS = ("function_name", "assembly")
 FORMAT = "binbridge-signatures"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 MIN_INSTRUCTIONS = 12
 # Instructions other than moves, stack frame and padding (see work_count).
 MIN_WORK = 3
+# A shorter function is signed by its exact key when this many projects (or input files) have its
+# code under one name. Measured on held-out projects in docs/BENCHMARKS.md.
+MIN_SHORT_INSTRUCTIONS = 5
+MIN_SHORT_PROJECTS = 3
 _BOOKKEEPING = frozenset({"mov", "movzx", "movsx", "movsxd", "movq", "movd", "movaps", "movups", "movdqa",
                           "movdqu", "movss", "movsd", "lea", "push", "pop", "ret", "leave", "endbr64"})
 # Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
 EXACT_CONFIDENCE = 0.95
 SHAPE_CONFIDENCE = 0.85
+SHORT_CONFIDENCE = 0.8
+_CONFIDENCE = {"exact": EXACT_CONFIDENCE, "shape": SHAPE_CONFIDENCE, "short": SHORT_CONFIDENCE}
 _KEY_HEX_DIGITS = 16
 _INTERNAL_CODE = re.compile(rf"\b{INTERNAL_CODE}\b")
 _INTERNAL_DATA = re.compile(rf"\b{INTERNAL}\b")
@@ -83,11 +93,11 @@ _ADDRESS_LOAD = re.compile(rf"^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ ({_
 @dataclass(frozen=True)
 class SignatureMatch:
     name: str
-    kind: str  # "exact" or "shape"
+    kind: str  # "exact", "shape" or "short"
 
     @property
     def confidence(self) -> float:
-        return EXACT_CONFIDENCE if self.kind == "exact" else SHAPE_CONFIDENCE
+        return _CONFIDENCE[self.kind]
 
 
 def _digest(text: str) -> str:
@@ -122,6 +132,12 @@ def work_count(assembly: str) -> int:
 def is_signable(assembly: str) -> bool:
     """Whether a function is long enough, and does enough, for its code to identify it."""
     return instruction_count(assembly) >= MIN_INSTRUCTIONS and work_count(assembly) >= MIN_WORK
+
+
+def is_short_signable(assembly: str) -> bool:
+    """Whether a function too short for ``is_signable`` may still be signed by the agreement of projects."""
+    return (not is_signable(assembly) and instruction_count(assembly) >= MIN_SHORT_INSTRUCTIONS
+            and work_count(assembly) >= 1)
 
 
 def linked_text(assembly: str) -> str:
@@ -203,6 +219,8 @@ class SignatureIndex:
 
     exact: dict[str, str] = field(default_factory=dict)
     shape: dict[str, str] = field(default_factory=dict)
+    short: dict[str, str] = field(default_factory=dict)
+    """Exact keys of short functions (see ``is_short_signable``)."""
     description: str = ""
 
     min_instructions: int = MIN_INSTRUCTIONS
@@ -217,27 +235,42 @@ class SignatureIndex:
         Aliases (several names at one location, such as ``fputs`` and ``_IO_fputs``) count once,
         under the name with the fewest leading underscores, then the shortest. A key keeps the
         name of at least two thirds of the distinct functions that have it, and is dropped otherwise.
+        A short key counts groups (``NamedCode.group``, a project) instead of functions, each for
+        the plainest name that it gives the code: the name must have at least ``MIN_SHORT_PROJECTS``
+        votes and two thirds of them.
         """
         aliases: dict[str, tuple[str, SignatureKeys]] = {}
+        short_aliases: dict[str, tuple[str, str]] = {}
         for function in functions:
-            keys = signature_keys(function.assembly) if function.name else None
-            if keys is None:
+            if not function.name:
                 continue
-            identity = f"{function.location}:{keys.exact}"  # aliases share both the location and the code
-            chosen = aliases.get(identity)
-            if chosen is None or _alias_rank(function.name) < _alias_rank(chosen[0]):
-                aliases[identity] = (function.name, keys)
+            keys = signature_keys(function.assembly)
+            if keys is not None:
+                _keep_alias(aliases, f"{function.location}:{keys.exact}", (function.name, keys))
+            elif is_short_signable(function.assembly):
+                # One vote per group and code, for the plainest of the group's names for it: gnulib's
+                # xmalloc, ximalloc and xcharalloc are three functions with one body in every program.
+                key = _digest(linked_text(function.assembly))
+                _keep_alias(short_aliases, f"{function.group}\0{key}", (function.name, key))
         exact_names: dict[str, Counter[str]] = defaultdict(Counter)
         shape_names: dict[str, Counter[str]] = defaultdict(Counter)
         for name, keys in aliases.values():
             exact_names[keys.exact][name] += 1
             shape_names[keys.shape][name] += 1
-        return cls(exact=_majority(exact_names), shape=_majority(shape_names), description=description)
+        short_votes: dict[str, Counter[str]] = defaultdict(Counter)
+        for name, key in short_aliases.values():
+            short_votes[key][name] += 1
+        short = {key: name for key, name in _majority(short_votes).items()
+                 if short_votes[key][name] >= MIN_SHORT_PROJECTS}
+        return cls(exact=_majority(exact_names), shape=_majority(shape_names), short=short, description=description)
 
     def lookup(self, assembly: str) -> SignatureMatch | None:
         """Return the known name of a function's normalised assembly, or None."""
         if not is_signable(assembly):
-            return None
+            if not self.short or not is_short_signable(assembly):
+                return None
+            short = self.short.get(_digest(linked_text(assembly)))
+            return SignatureMatch(short, "short") if short else None
         exact = self.exact.get(_digest(linked_text(assembly)))
         if exact:
             return SignatureMatch(exact, "exact")
@@ -246,7 +279,9 @@ class SignatureIndex:
 
     def to_json(self) -> str:
         data = {"format": FORMAT, "version": FORMAT_VERSION, "description": self.description,
-                "min_instructions": MIN_INSTRUCTIONS, "exact": self.exact, "shape": self.shape}
+                "min_instructions": MIN_INSTRUCTIONS, "min_short_instructions": MIN_SHORT_INSTRUCTIONS,
+                "min_short_projects": MIN_SHORT_PROJECTS, "exact": self.exact, "shape": self.shape,
+                "short": self.short}
         return json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n"
 
     @classmethod
@@ -275,14 +310,15 @@ class SignatureIndex:
                              f"with {MIN_INSTRUCTIONS}", "rebuild it with this version's 'binbridge signatures', "
                              "or pass --no_signatures when it is a model folder's signatures.json")
         tables = {}
-        for table in ("exact", "shape"):
+        for table in ("exact", "shape", "short"):
             value = data.get(table)
             if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
                                                       for k, v in value.items()):
                 raise InputError(path, f"field {table!r} is not an object of key to name strings",
                                  "rebuild it with 'binbridge signatures'")
             tables[table] = value
-        return cls(exact=tables["exact"], shape=tables["shape"], description=str(data.get("description", "")))
+        return cls(exact=tables["exact"], shape=tables["shape"], short=tables["short"],
+                   description=str(data.get("description", "")))
 
 
 @dataclass(frozen=True)
@@ -292,6 +328,15 @@ class NamedCode:
     name: str
     assembly: str
     location: str
+    group: str = ""
+    """Project or input file: a short function is signed only when several groups agree on its name."""
+
+
+def _keep_alias(chosen: dict[str, tuple], identity: str, entry: tuple) -> None:
+    """Keep one entry per identity (location and code): the one whose name (entry[0]) ranks first."""
+    current = chosen.get(identity)
+    if current is None or _alias_rank(entry[0]) < _alias_rank(current[0]):
+        chosen[identity] = entry
 
 
 def _alias_rank(name: str) -> tuple[int, int, str]:
@@ -312,12 +357,13 @@ def load_signatures(paths: Iterable[str | os.PathLike[str]]) -> SignatureIndex:
     """Read and merge signature files; a key that two files name differently is dropped."""
     exact_names: dict[str, Counter[str]] = defaultdict(Counter)
     shape_names: dict[str, Counter[str]] = defaultdict(Counter)
+    short_names: dict[str, Counter[str]] = defaultdict(Counter)
     for path in _distinct_files(paths):  # a file named twice votes once
         index = SignatureIndex.load(path)
-        for merged, table in ((exact_names, index.exact), (shape_names, index.shape)):
+        for merged, table in ((exact_names, index.exact), (shape_names, index.shape), (short_names, index.short)):
             for key, name in table.items():
                 merged[key][name] += 1
-    return SignatureIndex(exact=_majority(exact_names), shape=_majority(shape_names))
+    return SignatureIndex(exact=_majority(exact_names), shape=_majority(shape_names), short=_majority(short_names))
 
 
 def row_location(binary: str, address: str, row: int) -> str:
@@ -334,12 +380,12 @@ def row_location(binary: str, address: str, row: int) -> str:
 
 
 def row_code(function_name: str, clone_suffix: str, assembly: str, binary: str, address: str,
-             row: int) -> NamedCode | None:
+             row: int, group: str = "") -> NamedCode | None:
     """Return a dataset row's function to sign, or None for a row without a name and for a ``.cold`` part."""
     name = split_clone_suffix(function_name)
     if not name.base or is_cold_part(clone_suffix or name.clone_suffix):
         return None
-    return NamedCode(name.base, assembly, row_location(binary, address, row))
+    return NamedCode(name.base, assembly, row_location(binary, address, row), group)
 
 
 def is_cold_part(clone_suffix: str) -> bool:
@@ -351,7 +397,8 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
     """Yield the named functions of a dataset CSV or a binary, with their normalised assembly.
 
     Clone suffixes are dropped (``inflate_fast.part.0`` is signed as ``inflate_fast``). Functions
-    without a symbol and ``.cold`` parts are skipped.
+    without a symbol and ``.cold`` parts are skipped. A CSV row's group is its ``project`` (else
+    the file), and a binary's functions have the binary's path as their group.
     """
     if os.fspath(path).lower().endswith(".csv"):
         for number, row in enumerate(iter_rows(path, SIGNATURE_COLUMNS)):
@@ -359,7 +406,8 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
                 raise DatasetError(path, f"row {number + 2} has fewer cells than the header",
                                    "fix or regenerate the file")
             code = row_code(row["function_name"] or "", row.get("clone_suffix") or "", row["assembly"],
-                            row.get("binary") or os.fspath(path), row.get("address") or "", number)
+                            row.get("binary") or os.fspath(path), row.get("address") or "", number,
+                            row.get("project") or os.path.realpath(path))
             if code is not None:
                 yield code
         return
@@ -368,7 +416,7 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
         if name.base and not is_cold_part(name.clone_suffix):
             # A relocatable object's addresses are offsets in each section.
             location = f"{function.binary}:{function.section}:{function.address:x}"
-            yield NamedCode(name.base, function.assembly, location)
+            yield NamedCode(name.base, function.assembly, location, os.path.realpath(path))
 
 
 def _each_input_named(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[NamedCode]:
