@@ -42,7 +42,7 @@ from binutils_benchmark import debug_symbols, truth_rows, write_and_score
 
 from binbridge.corpus.apt import download_source
 from binbridge.corpus.manifest import ProgramFlags, ProgramSource, load_manifest
-from binbridge.corpus.programs import ProgramBuild, build_program_package
+from binbridge.corpus.programs import ProgramBuild, build_program_package, program_stem
 from binbridge.corpus.tools import CommandError, run_command
 from binbridge.evaluation import PredictionRow, evaluate
 from binbridge.inference.naming import name_binary
@@ -148,8 +148,7 @@ def main() -> int:
 
     predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names,
                                         model_signatures=not args.no_signatures, signature_files=args.signatures)
-    # build_program_package names each copy after its path in the tree, with "/" replaced by "_".
-    names_by_stem = {built_path(name).replace("/", "_"): name for name in programs}
+    names_by_stem = {program_stem(built_path(name)): name for name in programs}
     rows = []
     for twin in build.twins:
         program = names_by_stem[twin.unstripped.name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,13 @@ def test_program_rows_named_from_symbols(tool_tree: Path, tmp_path: Path):
     record = rows["where_am_i"]
     assert record.opt_level == "O2"
     assert record.project == "tool"
-    # -ffile-prefix-map turns the absolute __FILE__ of the build tree into a path that is the same on
+    # -fmacro-prefix-map turns the absolute __FILE__ of the build tree into a path that is the same on
     # every machine, so signatures of this code do not depend on where the corpus was built.
     assert "./src/tool.c" in record.assembly
     assert str(tmp_path) not in record.assembly
     assert "count_words" not in rows["main"].assembly
+    # DWARF keeps absolute paths, so the source join finds the function's text.
+    assert "inside = 0" in rows["count_words"].source_code
     assert (tool_tree / "Makefile").exists() is False  # the download's tree stays untouched
 
 
@@ -131,6 +134,22 @@ def test_changed_arguments_rebuild(tool_tree: Path, tmp_path: Path):
     assert (build_dir / "tree" / "src" / "tool").read_bytes()[:4] == b"\x7fELF"
 
 
+def test_script_program_reported_not_elf(tool_tree: Path, tmp_path: Path):
+    (tool_tree / "src" / "wrapper").write_text("#!/bin/sh\nexec src/.libs/wrapper \"$@\"\n")
+    result = run_unit(program_unit(tool_tree, tmp_path / "build", programs=("src/tool", "src/wrapper")))
+    assert any("src/wrapper is not an ELF file" in failure for failure in result.failures)
+    assert "count_words" in {record.function_name for record in result.rows["programs"]}
+
+
+def test_deleted_tree_rebuilt_despite_stamp(tool_tree: Path, tmp_path: Path):
+    build_dir = tmp_path / "build"
+    run_unit(program_unit(tool_tree, build_dir))
+    shutil.rmtree(build_dir / "tree")
+    result = run_unit(program_unit(tool_tree, build_dir))
+    assert result.failures == []
+    assert result.row_count > 0
+
+
 def program_manifest(entry: dict, **flags) -> dict:
     data = base_manifest(Path("/nonexistent/lib"), [{"package": "binbridge-test-alpha", "version": "1.0",
                                                       "libraries": [{"file": "libalpha.a", "project": "alpha"}]}],
@@ -158,6 +177,13 @@ def test_manifest_program_entry_loads(tmp_path: Path):
     ({"project": "coreutils"}, {}, "sources.programs.packages[0].project"),
     ({}, {"cflags": ["-O2"]}, "sources.programs.cflags"),
     ({"configure": "./configure"}, {}, "sources.programs.packages[0].configure"),
+    ({"programs": ["src/"]}, {}, "sources.programs.packages[0].programs"),
+    ({"programs": ["."]}, {}, "sources.programs.packages[0].programs"),
+    ({"programs": ["src/grep", "src/grep"]}, {}, "sources.programs.packages[0].programs"),
+    ({"package": "../../etc"}, {}, "sources.programs.packages[0].package"),
+    ({"version": "../../x"}, {}, "sources.programs.packages[0].version"),
+    ({}, {"cflags": ["-g", "-O9"]}, "sources.programs.cflags"),
+    ({}, {"cflags": ["-g", "-g0"]}, "sources.programs.cflags"),
 ])
 def test_invalid_program_field_named(tmp_path: Path, change: dict, flags: dict, field: str):
     entry = copy.deepcopy(GREP)
@@ -169,6 +195,15 @@ def test_invalid_program_field_named(tmp_path: Path, change: dict, flags: dict, 
     message = str(caught.value)
     assert field in message
     assert "\n" not in message
+
+
+def test_same_package_version_twice_rejected(tmp_path: Path):
+    data = program_manifest(GREP)
+    data["sources"]["programs"]["packages"].append(dict(GREP, project="grep2"))
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"sources.programs.packages\[1\]: grep 3.8-5 is listed twice"):
+        load_manifest(path)
 
 
 def test_error_lines_keep_errors_not_checks():

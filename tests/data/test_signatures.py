@@ -12,6 +12,7 @@ from binbridge.data.names import split_clone_suffix
 from binbridge.data.signatures import (
     FORMAT_VERSION,
     MIN_INSTRUCTIONS,
+    MIN_SHORT_INSTRUCTIONS,
     MIN_SHORT_PROJECTS,
     SHORT_CONFIDENCE,
     NamedCode,
@@ -209,7 +210,7 @@ def test_file_round_trip_and_merge(tmp_path):
     (json.dumps({"format": "binbridge-signatures", "version": 99, "min_instructions": MIN_INSTRUCTIONS}),
      "format version 99"),
     (json.dumps({"format": "binbridge-signatures", "version": FORMAT_VERSION, "min_instructions": MIN_INSTRUCTIONS,
-                 "exact": [], "shape": {}}), "field 'exact'"),
+                 "min_short_instructions": MIN_SHORT_INSTRUCTIONS, "exact": [], "shape": {}}), "field 'exact'"),
 ])
 def test_bad_signature_files_name_the_path(tmp_path, content, problem):
     path = tmp_path / "bad.json"
@@ -428,3 +429,30 @@ def test_csv_rows_grouped_by_project(tmp_path):
     functions = list(named_functions(csv_path))
     assert [function.group for function in functions] == ["grep", "sed", "tar"]
     assert SignatureIndex.build(functions).lookup(XMALLOC).name == "xmalloc"
+
+
+def test_copies_of_one_input_are_one_project(builds, tmp_path):
+    copies = []
+    for number in range(3):
+        copy = tmp_path / f"copy{number}.a"
+        copy.write_bytes((builds / "libbuffer.a").read_bytes())
+        copies.append(copy)
+    functions = [function for path in copies for function in named_functions(path)]
+    assert len({function.group for function in functions}) == 1
+
+
+def test_forwarder_never_short_signed():
+    # An -O0 one-call forwarder: 9 instructions, but the call is its only work.
+    forwarder = "\n".join(["push rbp", "mov rbp, rsp", "sub rsp, 0x10", "mov qword ptr [rbp - 8], rdi",
+                           "mov rax, qword ptr [rbp - 8]", "mov rdi, rax", "call <malloc>", "leave", "ret"])
+    assert SignatureIndex.build(short_copies("XXH_malloc", 5, forwarder)).lookup(forwarder) is None
+
+
+def test_signature_name_with_newline_rejected(tmp_path):
+    index = SignatureIndex.build(short_copies("xmalloc", MIN_SHORT_PROJECTS))
+    data = json.loads(index.to_json())
+    data["short"] = {key: "x\nmalloc" for key in data["short"]}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="control character"):
+        SignatureIndex.load(path)

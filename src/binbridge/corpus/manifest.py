@@ -20,7 +20,7 @@ OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Og", "Ofast")
 SPLIT_NAMES = ("eval", "test")
 
 # binutils is the evaluation benchmark, and GCC and GDB share much of its code (libiberty, BFD,
-# opcodes); coreutils is the other benchmark (benchmarks/coreutils_benchmark.py) and holds
+# opcodes); coreutils is the other benchmark (benchmarks/coreutils_benchmark.py) and contains
 # /usr/bin/ls, the program that `make run` names. No manifest may bring in these projects or packages.
 EXCLUDED_PROJECTS = frozenset({"binutils", "gcc", "gdb", "libiberty", "bfd", "opcodes", "coreutils"})
 EXCLUDED_PACKAGE = re.compile(
@@ -28,6 +28,9 @@ EXCLUDED_PACKAGE = re.compile(
 _EXCLUSION_FIX = ("binutils and coreutils are the evaluation benchmarks, and gcc and gdb share binutils' code; "
                   "remove this entry")
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+# Debian and PyPI package names and versions; none contains "/", so none leaves the work folder.
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:!_-]*$")
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class ProgramFlags:
     """Compiler and linker flags of every program build, as dpkg-buildflags gives them."""
 
     cflags: tuple[str, ...]
-    """They must contain -g for the DWARF join; -ffile-prefix-map for the build tree is added."""
+    """They must contain -g for the DWARF join; -fmacro-prefix-map for the build tree is added."""
     cppflags: tuple[str, ...]
     ldflags: tuple[str, ...]
 
@@ -196,6 +199,7 @@ def load_manifest(path: str | Path) -> Manifest:
         programs=tuple(_program(entry) for entry in programs.children("packages", [])),
         program_flags=_program_flags(programs),
     )
+    _check_distinct_builds(programs, manifest.programs)
     _check_splits(root, manifest)
     return manifest
 
@@ -231,10 +235,21 @@ def _project(reader: FieldReader) -> str:
 
 def _package(reader: FieldReader, key: str = "package") -> str:
     package = reader.text(key)
+    if not _PACKAGE_NAME.match(package):
+        reader.fail(f"{reader.field_path(key)}={package!r} is invalid: must start with a letter or digit and "
+                    "contain only letters, digits and _.+-", "write the Debian or PyPI package name")
     if EXCLUDED_PACKAGE.match(package):
         reader.fail(f"{reader.field_path(key)}={package!r} is excluded from training corpora",
                     _EXCLUSION_FIX)
     return package
+
+
+def _version(reader: FieldReader) -> str:
+    version = reader.text("version")
+    if not _VERSION.match(version):
+        reader.fail(f"{reader.field_path('version')}={version!r} is invalid: must start with a letter or digit "
+                    "and contain only letters, digits and .+~:!_-", "write the version as apt-cache or PyPI shows it")
+    return version
 
 
 def _library_file(reader: FieldReader) -> str:
@@ -253,7 +268,7 @@ def _library_package(reader: FieldReader) -> LibraryPackage:
         entry.check_keys({"file", "project", "relink", "link_libs", "note"})
         link_libs = entry.text_list("link_libs") if "link_libs" in entry.data else None
         libraries.append(Library(_library_file(entry), _project(entry), entry.boolean("relink", True), link_libs))
-    return LibraryPackage(_package(reader), reader.text("version"), tuple(libraries))
+    return LibraryPackage(_package(reader), _version(reader), tuple(libraries))
 
 
 def _compiled(reader: FieldReader, kind: str) -> CompiledSource:
@@ -277,7 +292,7 @@ def _compiled(reader: FieldReader, kind: str) -> CompiledSource:
     return CompiledSource(
         kind=kind,
         name=_package(reader, name_key),
-        version=reader.text("version"),
+        version=_version(reader),
         project=_project(reader),
         sources=reader.text_list("sources"),
         exclude=reader.text_list("exclude", []),
@@ -293,14 +308,19 @@ def _compiled(reader: FieldReader, kind: str) -> CompiledSource:
 def _debug_cflags(reader: FieldReader) -> tuple[str, ...]:
     """Return the cflags field, which must contain -g."""
     cflags = reader.text_list("cflags")
-    if "-g" not in cflags:
-        reader.fail(f"{reader.field_path('cflags')}={list(cflags)!r} is invalid: must contain -g",
+    debug_flags = [flag for flag in cflags if flag in ("-g", "-g0")]
+    if not debug_flags or debug_flags[-1] != "-g":
+        reader.fail(f"{reader.field_path('cflags')}={list(cflags)!r} is invalid: must contain -g (and no -g0 after it)",
                     "the DWARF join that fills source_code needs debug information")
     return cflags
 
 
 def _program_flags(reader: FieldReader) -> ProgramFlags:
-    return ProgramFlags(_debug_cflags(reader), reader.text_list("cppflags", []), reader.text_list("ldflags", []))
+    flags = ProgramFlags(_debug_cflags(reader), reader.text_list("cppflags", []), reader.text_list("ldflags", []))
+    if flags.opt_level not in OPT_LEVELS:
+        reader.fail(f"{reader.field_path('cflags')}: -{flags.opt_level} is not an optimisation level",
+                    f"use one of {', '.join('-' + level for level in OPT_LEVELS)}")
+    return flags
 
 
 def _program(reader: FieldReader) -> ProgramSource:
@@ -311,7 +331,12 @@ def _program(reader: FieldReader) -> ProgramSource:
                     "list the executables that the build writes, relative to the source tree, such as src/grep")
     for relative in programs:
         _check_tree_path(reader, "programs", relative)
-    return ProgramSource(_package(reader), reader.text("version"), _project(reader), programs,
+        if relative.endswith("/") or Path(relative).name in ("", ".") or relative != relative.strip():
+            reader.fail(f"{reader.field_path('programs')}: {relative!r} is not the path of a file",
+                        "write the executable's path relative to the source tree, such as src/grep")
+    if len(set(programs)) != len(programs):
+        reader.fail(f"{reader.field_path('programs')}: lists a program twice", "list each program once")
+    return ProgramSource(_package(reader), _version(reader), _project(reader), programs,
                          reader.text_list("configure_args", []), reader.text_list("make_args", []))
 
 
@@ -326,12 +351,22 @@ def _debug_package(reader: FieldReader) -> DebugPackage:
     runtime = []
     for entry in reader.children("runtime_packages"):
         entry.check_keys({"package", "version"})
-        runtime.append(PackageVersion(_package(entry), entry.text("version")))
+        runtime.append(PackageVersion(_package(entry), _version(entry)))
     if not runtime:
         reader.fail(f"{reader.field_path('runtime_packages')}: must name at least one package",
                     "list the packages whose stripped files the debug package describes")
-    return DebugPackage(_package(reader), reader.text("version"), _project(reader), tuple(runtime),
+    return DebugPackage(_package(reader), _version(reader), _project(reader), tuple(runtime),
                         reader.text_list("exclude", []))
+
+
+def _check_distinct_builds(reader: FieldReader, entries: tuple[ProgramSource, ...]) -> None:
+    """Reject two program entries of one package version: they would share one build folder."""
+    seen: set[tuple[str, str]] = set()
+    for number, entry in enumerate(entries):
+        if (entry.name, entry.version) in seen:
+            reader.fail(f"{reader.field_path('packages')}[{number}]: {entry.name} {entry.version} is listed twice",
+                        "merge the two entries into one (their builds share a folder)")
+        seen.add((entry.name, entry.version))
 
 
 def _check_splits(root: FieldReader, manifest: Manifest) -> None:

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from binbridge.corpus.manifest import ProgramFlags, ProgramSource
@@ -40,6 +40,8 @@ class ProgramBuild:
     """One unstripped program and its stripped copy per program that the build wrote."""
     missing: list[str]
     """Programs of the manifest entry that the build did not write."""
+    not_elf: list[str] = field(default_factory=list)
+    """Programs that the build wrote as something other than an ELF file (a libtool wrapper script)."""
     make_errors: str = ""
     """First error lines of make when it failed, to explain missing programs."""
 
@@ -48,42 +50,62 @@ def build_program_package(tree: Path, source: ProgramSource, flags: ProgramFlags
                           make_jobs: int) -> ProgramBuild:
     """Configure and make a copy of tree in build_dir, then strip a copy of each listed program.
 
-    A finished build with the same flags and arguments is reused, even when it
-    lacks a program: building again would not write it. Raises CommandError
+    A finished build with the same flags and arguments is reused while its tree
+    exists, even when it lacks a program: building again would not write it. Raises CommandError
     when configure fails, or when make fails before writing any program.
     """
-    build_dir = build_dir.resolve()  # -ffile-prefix-map must match the absolute paths that gcc compiles
+    build_dir = build_dir.resolve()  # -fmacro-prefix-map must match the absolute paths that gcc compiles
     work_tree = build_dir / "tree"
     stamp = build_dir / "build.json"
     settings = _settings(source, flags)
     previous = _read_stamp(stamp)
-    if previous is not None and previous.get("settings") == settings:
+    if previous is not None and previous.get("settings") == settings and work_tree.is_dir():
         make_errors = str(previous.get("make_errors", ""))
     else:
         stamp.unlink(missing_ok=True)
         make_errors = _configure_and_make(tree, work_tree, source, flags, make_jobs)
         stamp.write_text(json.dumps({"settings": settings, "make_errors": make_errors}, indent=1) + "\n")
-    twins, missing = [], []
+    build = ProgramBuild(twins=[], missing=[], make_errors=make_errors)
     bin_dir = build_dir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     for program in source.programs:
         built = work_tree / program
         if not built.is_file():
-            missing.append(program)
+            build.missing.append(program)
             continue
-        stem = program.replace("/", "_")
+        if not _is_elf(built):
+            build.not_elf.append(program)
+            continue
+        stem = program_stem(program)
         unstripped = bin_dir / stem
         stripped = bin_dir / f"{stem}.stripped"
         shutil.copy2(built, unstripped)
         run_command(["strip", "-o", stripped, unstripped])
-        twins.append(LinkedTwin(unstripped, stripped, (), 0, False))
-    return ProgramBuild(twins, missing, make_errors)
+        build.twins.append(LinkedTwin(unstripped, stripped, (), 0, False))
+    return build
+
+
+def program_stem(program: str) -> str:
+    """Return the file name of a program's copy: its path in the tree with ``/`` written as ``__``."""
+    return program.replace("/", "__")
+
+
+def _is_elf(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"\x7fELF"
+
+
+def _cflags(flags: ProgramFlags, work_tree: Path) -> list[str]:
+    # __FILE__ of an absolute path becomes the path in the tree, the same on every machine. DWARF
+    # keeps absolute paths, so that the source_code join finds the files.
+    return [*flags.cflags, f"-fmacro-prefix-map={work_tree}=."]
 
 
 def _settings(source: ProgramSource, flags: ProgramFlags) -> dict[str, list[str]]:
     """Return what decides a build's output, to compare with the stamp of an earlier build."""
-    return {"cflags": list(flags.cflags), "cppflags": list(flags.cppflags), "ldflags": list(flags.ldflags),
-            "configure_args": list(source.configure_args), "make_args": list(source.make_args)}
+    return {"cflags": _cflags(flags, Path("TREE")), "cppflags": list(flags.cppflags),
+            "ldflags": list(flags.ldflags), "configure_args": list(source.configure_args),
+            "make_args": list(source.make_args)}
 
 
 def _read_stamp(path: Path) -> dict | None:
@@ -101,7 +123,7 @@ def _configure_and_make(tree: Path, work_tree: Path, source: ProgramSource, flag
         shutil.rmtree(work_tree)
     shutil.copytree(tree, work_tree, symlinks=True)
     _same_timestamps(work_tree)
-    cflags = [*flags.cflags, f"-ffile-prefix-map={work_tree}=."]
+    cflags = _cflags(flags, work_tree)
     configure = ["./configure", "--prefix=/usr", *source.configure_args, f"CFLAGS={' '.join(cflags)}",
                  f"CPPFLAGS={' '.join(flags.cppflags)}", f"LDFLAGS={' '.join(flags.ldflags)}"]
     if not (work_tree / "configure").is_file():

@@ -61,7 +61,8 @@ MIN_INSTRUCTIONS = 12
 MIN_WORK = 3
 # A shorter function is signed by its exact key when this many projects (or input files) have its
 # code under one name. Measured on held-out projects in docs/BENCHMARKS.md.
-MIN_SHORT_INSTRUCTIONS = 5
+MIN_SHORT_INSTRUCTIONS = 7
+MIN_SHORT_WORK = 2
 MIN_SHORT_PROJECTS = 3
 _BOOKKEEPING = frozenset({"mov", "movzx", "movsx", "movsxd", "movq", "movd", "movaps", "movups", "movdqa",
                           "movdqu", "movss", "movsd", "lea", "push", "pop", "ret", "leave", "endbr64"})
@@ -71,6 +72,8 @@ SHAPE_CONFIDENCE = 0.85
 SHORT_CONFIDENCE = 0.8
 _CONFIDENCE = {"exact": EXACT_CONFIDENCE, "shape": SHAPE_CONFIDENCE, "short": SHORT_CONFIDENCE}
 _KEY_HEX_DIGITS = 16
+# A symbol name as a table or CSV can show it: no whitespace and no control characters.
+_SYMBOL_NAME = re.compile(r"[^\s\x00-\x1f\x7f]+")
 _INTERNAL_CODE = re.compile(rf"\b{INTERNAL_CODE}\b")
 _INTERNAL_DATA = re.compile(rf"\b{INTERNAL}\b")
 _NUMBERED_REGISTERS = frozenset(f"r{n}" for n in range(8, 16))
@@ -137,7 +140,7 @@ def is_signable(assembly: str) -> bool:
 def is_short_signable(assembly: str) -> bool:
     """Whether a function too short for ``is_signable`` may still be signed by the agreement of projects."""
     return (not is_signable(assembly) and instruction_count(assembly) >= MIN_SHORT_INSTRUCTIONS
-            and work_count(assembly) >= 1)
+            and work_count(assembly) >= MIN_SHORT_WORK)
 
 
 def linked_text(assembly: str) -> str:
@@ -304,7 +307,8 @@ class SignatureIndex:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputError(path, f"is not a signature file (no \"format\": \"{FORMAT}\")",
                              "rebuild it with 'binbridge signatures'")
-        if data.get("version") != FORMAT_VERSION or data.get("min_instructions") != MIN_INSTRUCTIONS:
+        if (data.get("version") != FORMAT_VERSION or data.get("min_instructions") != MIN_INSTRUCTIONS
+                or data.get("min_short_instructions") != MIN_SHORT_INSTRUCTIONS):
             raise InputError(path, f"has signature format version {data.get('version')!r} with min_instructions "
                              f"{data.get('min_instructions')!r}; this Binbridge reads version {FORMAT_VERSION} "
                              f"with {MIN_INSTRUCTIONS}", "rebuild it with this version's 'binbridge signatures', "
@@ -316,6 +320,10 @@ class SignatureIndex:
                                                       for k, v in value.items()):
                 raise InputError(path, f"field {table!r} is not an object of key to name strings",
                                  "rebuild it with 'binbridge signatures'")
+            bad = next((name for name in value.values() if not _SYMBOL_NAME.fullmatch(name)), None)
+            if bad is not None:
+                raise InputError(path, f"field {table!r} has the name {bad!r}, which contains a space or "
+                                 "a control character", "rebuild it with 'binbridge signatures'")
             tables[table] = value
         return cls(exact=tables["exact"], shape=tables["shape"], short=tables["short"],
                    description=str(data.get("description", "")))
@@ -398,8 +406,9 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
 
     Clone suffixes are dropped (``inflate_fast.part.0`` is signed as ``inflate_fast``). Functions
     without a symbol and ``.cold`` parts are skipped. A CSV row's group is its ``project`` (else
-    the file), and a binary's functions have the binary's path as their group.
+    the file's content), and a binary's functions have the binary's content as their group.
     """
+    group = _file_digest(path)  # copies of one file are one group
     if os.fspath(path).lower().endswith(".csv"):
         for number, row in enumerate(iter_rows(path, SIGNATURE_COLUMNS)):
             if row.get("assembly") is None:
@@ -407,7 +416,7 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
                                    "fix or regenerate the file")
             code = row_code(row["function_name"] or "", row.get("clone_suffix") or "", row["assembly"],
                             row.get("binary") or os.fspath(path), row.get("address") or "", number,
-                            row.get("project") or os.path.realpath(path))
+                            row.get("project") or group)
             if code is not None:
                 yield code
         return
@@ -416,7 +425,18 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
         if name.base and not is_cold_part(name.clone_suffix):
             # A relocatable object's addresses are offsets in each section.
             location = f"{function.binary}:{function.section}:{function.address:x}"
-            yield NamedCode(name.base, function.assembly, location, os.path.realpath(path))
+            yield NamedCode(name.base, function.assembly, location, group)
+
+
+def _file_digest(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return os.path.realpath(path)  # reading the file itself reports the problem
+    return digest.hexdigest()
 
 
 def _each_input_named(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[NamedCode]:
