@@ -108,16 +108,17 @@ def build_coreutils(source_dir: str | None, programs: list[str], flags: ProgramF
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source_dir", help="unpacked coreutils 9.1 tree (default: download it with apt-get source)")
-    parser.add_argument("--programs", help=f"comma-separated program names (default: {','.join(PROGRAMS)})")
+    parser.add_argument("--source_dir", help="unpacked coreutils 9.1-1 source tree (default: download it with apt-get source)")
+    parser.add_argument("--programs", help=f"comma-separated program names (default: {', '.join(PROGRAMS)})")
     parser.add_argument("--model_path", help="model folder (default: the embedded model)")
     parser.add_argument("--no_string_names", action="store_true",
-                        help="decode every name, ignoring __func__ strings (measures the model alone)")
+                        help="decode every name, ignoring __func__ strings (with --no_signatures: the model alone)")
     parser.add_argument("--no_signatures", action="store_true", help="ignore the model folder's signatures.json")
     parser.add_argument("--signatures", action="append", default=[], metavar="FILE",
                         help="extra signature file from 'binbridge signatures' (repeatable)")
     parser.add_argument("-o", "--output_dir", default="work/bench/coreutils",
-                        help="output folder; the download and build are kept in it for the next run")
+                        help="output folder; the download and build are kept in it for the next run "
+                             "(default: work/bench/coreutils)")
     args = parser.parse_args()
     programs = PROGRAMS
     if args.programs is not None:
@@ -125,7 +126,7 @@ def main() -> int:
     if not programs:
         parser.error("--programs contains no program names; pass names such as ls,cp")
     if args.source_dir and not Path(args.source_dir).is_dir():
-        parser.error(f"--source_dir {args.source_dir} is not a directory; pass the unpacked coreutils 9.1 tree")
+        parser.error(f"--source_dir {args.source_dir} is not a directory; pass the unpacked coreutils 9.1-1 source tree")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

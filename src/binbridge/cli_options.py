@@ -226,9 +226,10 @@ def add_signatures_subcommand(sub, handler) -> None:
     signatures = sub.add_parser("signatures", help="build a known-function signature file from named functions")
     signatures.add_argument("inputs", nargs="+", metavar="INPUT",
                             help="dataset CSV (from 'binbridge extract' or 'binbridge corpus build'), or an ELF "
-                                 "file or .a archive with function symbols. Functions of 7 to 11 instructions are "
-                                 "signed only when 3 projects agree on the name: a CSV row's project column, "
-                                 "else each input file (copies of one file count once)")
+                                 "file or .a archive with function symbols. Functions of 7 to 11 instructions (at "
+                                 "least 2 of them computing or branching) are signed only when at least 3 projects "
+                                 "have the code under one name, with two thirds of the votes. A project is a CSV "
+                                 "row's project column, else an input file (copies of one file count once)")
     signatures.add_argument("-o", "--output", required=True,
                             help="signature file to write (JSON); pass it to 'binbridge name --signatures'")
     signatures.add_argument("--description", default="", help="free text stored in the file, such as the libraries")

@@ -61,13 +61,34 @@ def test_nopie_object_and_executable_read_alike(sample: SampleBuild) -> None:
 
 def test_stripped_pie_matches_unstripped(sample: SampleBuild) -> None:
     unstripped = {function.address: function for function in iter_functions(sample.pie)}
-    stripped = list(iter_functions(sample.stripped_pie))
+    everything = list(iter_functions(sample.stripped_pie))
+    stripped = [function for function in everything if function.name not in CRTSTUFF]
     assert {function.address for function in stripped} == set(unstripped)
     for function in stripped:
-        assert function.source == "eh_frame"
-        assert function.name is None
+        if function.name == "_start":  # the entry point
+            assert function.source == "runtime"
+        else:
+            assert function.source == "eh_frame"
+            assert function.name is None
         assert function.size == unstripped[function.address].size
         assert function.assembly == unstripped[function.address].assembly, hex(function.address)
+
+
+CRTSTUFF = {"deregister_tm_clones", "register_tm_clones", "__do_global_dtors_aux", "frame_dummy"}
+
+
+def test_runtime_functions_match_readelf(sample: SampleBuild) -> None:
+    """crtbegin's functions have size 0 in .symtab; the stripped file finds them where readelf puts them."""
+    listing = run_tool("readelf", "-sW", sample.pie)
+    expected = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) == 8 and fields[3] == "FUNC" and fields[7] in CRTSTUFF | {"_start"}:
+            expected[fields[7]] = int(fields[1], 16)
+    runtime = {function.name: function.address for function in iter_functions(sample.stripped_pie)
+               if function.source == "runtime"}
+    assert runtime == expected
+    assert len(expected) == 5
 
 
 def test_sizes_match_readelf(sample: SampleBuild) -> None:

@@ -137,7 +137,7 @@ def test_changed_arguments_rebuild(tool_tree: Path, tmp_path: Path):
 def test_script_program_reported_not_elf(tool_tree: Path, tmp_path: Path):
     (tool_tree / "src" / "wrapper").write_text("#!/bin/sh\nexec src/.libs/wrapper \"$@\"\n")
     result = run_unit(program_unit(tool_tree, tmp_path / "build", programs=("src/tool", "src/wrapper")))
-    assert any("src/wrapper is not an ELF file" in failure for failure in result.failures)
+    assert any("not an ELF file (a libtool wrapper script?): src/wrapper" in failure for failure in result.failures)
     assert "count_words" in {record.function_name for record in result.rows["programs"]}
 
 

@@ -208,7 +208,7 @@ def test_file_round_trip_and_merge(tmp_path):
     ("{not json", "is not a signature file"),
     ('{"format": "something-else"}', "is not a signature file"),
     (json.dumps({"format": "binbridge-signatures", "version": 99, "min_instructions": MIN_INSTRUCTIONS}),
-     "format version 99"),
+     "version 99"),
     (json.dumps({"format": "binbridge-signatures", "version": FORMAT_VERSION, "min_instructions": MIN_INSTRUCTIONS,
                  "min_short_instructions": MIN_SHORT_INSTRUCTIONS, "exact": [], "shape": {}}), "field 'exact'"),
 ])

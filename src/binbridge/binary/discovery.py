@@ -2,7 +2,8 @@
 
 Functions come from .symtab when it has sized STT_FUNC symbols in code
 sections, and otherwise from .eh_frame FDEs, named from .dynsym where an
-exported symbol starts at the FDE's pc_begin. When .symtab names only some
+exported symbol starts at the FDE's pc_begin, and with GCC's start-up
+functions, which the ELF headers point at (runtime.py). When .symtab names only some
 functions (``strip -K`` on a linked file, ``strip -x`` on an object), FDEs
 that no symbol covers are added as unnamed functions. Only executable
 PROGBITS sections count as code, and PLT stubs and .init/.fini never do.
@@ -11,6 +12,7 @@ PROGBITS sections count as code, and PLT stubs and .init/.fini never do.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -29,6 +31,7 @@ from binbridge.binary.elf import (
     SymbolTable,
 )
 from binbridge.binary.relocatable import RelocatableSpace
+from binbridge.binary.runtime import MAX_RUNTIME_SIZE, SOURCE_RUNTIME, code_end, runtime_names
 from binbridge.binary.space import AddressSpace
 
 logger = logging.getLogger(__name__)
@@ -121,7 +124,7 @@ def discover_functions(elf: ElfFile, space: AddressSpace) -> list[FunctionBounda
             if elf.is_relocatable and _fde_count(elf) <= len(functions):
                 # Every FDE can have a symbol, so parsing .eh_frame would add nothing.
                 return functions
-            return _with_uncovered(functions, _from_eh_frame(elf, space, sections))
+            return _with_uncovered(functions, _from_eh_frame(elf, space, sections, runtime=False))
     return _from_eh_frame(elf, space, sections)
 
 
@@ -159,7 +162,9 @@ def _from_symbols(elf: ElfFile, space: AddressSpace, sections: dict[int, Section
     return functions
 
 
-def _from_eh_frame(elf: ElfFile, space: AddressSpace, sections: dict[int, Section]) -> list[FunctionBoundary]:
+def _from_eh_frame(elf: ElfFile, space: AddressSpace, sections: dict[int, Section], *,
+                   runtime: bool = True) -> list[FunctionBoundary]:
+    """Return the functions that FDEs describe, named from .dynsym; with runtime, GCC's start-up functions too."""
     eh_frame = elf.section(".eh_frame")
     if eh_frame is None or eh_frame.size == 0:
         return []
@@ -201,7 +206,31 @@ def _from_eh_frame(elf: ElfFile, space: AddressSpace, sections: dict[int, Sectio
         size = min(symbol.size, region.end - start)
         functions.append(FunctionBoundary(symbol.name, start, start, size, region.section, "dynsym"))
     functions.sort(key=lambda function: function.start)
-    return functions
+    if elf.is_relocatable or not runtime:
+        return functions
+    return _with_runtime(functions, runtime_names(elf, space, sections), space)
+
+
+def _with_runtime(functions: list[FunctionBoundary], names: dict[int, str],
+                  space: AddressSpace) -> list[FunctionBoundary]:
+    """Name the start-up functions that discovery found unnamed, and add those without an FDE.
+
+    An added function ends before the alignment padding that precedes the next
+    function, the end of its section, or MAX_RUNTIME_SIZE bytes.
+    """
+    by_start = {function.start: function for function in functions}
+    starts = sorted(set(by_start) | set(names))
+    for start, name in names.items():
+        existing = by_start.get(start)
+        if existing is not None:
+            if existing.name is None:
+                by_start[start] = dataclasses.replace(existing, name=name, source=SOURCE_RUNTIME)
+            continue
+        region = space.region(start)
+        following = starts[bisect.bisect_right(starts, start):][:1]
+        end = code_end(space, start, min([region.end, start + MAX_RUNTIME_SIZE, *following]))
+        by_start[start] = FunctionBoundary(name, start, start, end - start, region.section, SOURCE_RUNTIME)
+    return [by_start[start] for start in sorted(by_start)]
 
 
 def _exported_functions(elf: ElfFile, sections: dict[int, Section]) -> dict[int, NamedSymbol]:

@@ -37,7 +37,8 @@ class ExtractedFunction:
     arch: str
     """Always ``"x86_64"``."""
     source: str
-    """Origin of the boundary and name: ``"symtab"``, ``"dynsym"`` or ``"eh_frame"``."""
+    """Origin of the boundary and name: ``"symtab"``, ``"dynsym"``, ``"eh_frame"`` or ``"runtime"``
+    (a start-up function that the ELF headers point at, see runtime.py)."""
     section: str
     """Name of the section that contains the function, such as ``.text``."""
     num_instructions: int

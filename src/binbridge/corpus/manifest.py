@@ -30,7 +30,8 @@ _EXCLUSION_FIX = ("binutils and coreutils are the evaluation benchmarks, and gcc
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 # Debian and PyPI package names and versions; none contains "/", so none leaves the work folder.
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:!_-]*$")
+# No "_": download folders write ":" as "_", so "1:3.8" and "1_3.8" would share one.
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:!-]*$")
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ def _version(reader: FieldReader) -> str:
     version = reader.text("version")
     if not _VERSION.match(version):
         reader.fail(f"{reader.field_path('version')}={version!r} is invalid: must start with a letter or digit "
-                    "and contain only letters, digits and .+~:!_-", "write the version as apt-cache or PyPI shows it")
+                    "and contain only letters, digits and .+~:!-", "write the version as apt-cache or PyPI shows it")
     return version
 
 
@@ -308,8 +309,11 @@ def _compiled(reader: FieldReader, kind: str) -> CompiledSource:
 def _debug_cflags(reader: FieldReader) -> tuple[str, ...]:
     """Return the cflags field, which must contain -g."""
     cflags = reader.text_list("cflags")
-    debug_flags = [flag for flag in cflags if flag in ("-g", "-g0")]
-    if not debug_flags or debug_flags[-1] != "-g":
+    if any(flag != flag.strip() or " " in flag for flag in cflags):
+        reader.fail(f"{reader.field_path('cflags')}={list(cflags)!r} is invalid: a flag contains a space",
+                    "write each flag as its own list element")
+    debug_flags = [flag for flag in cflags if flag.startswith("-g") and flag[2:3] in ("", "0", "1", "2", "3", "d")]
+    if not debug_flags or debug_flags[-1] == "-g0":
         reader.fail(f"{reader.field_path('cflags')}={list(cflags)!r} is invalid: must contain -g (and no -g0 after it)",
                     "the DWARF join that fills source_code needs debug information")
     return cflags
@@ -331,11 +335,14 @@ def _program(reader: FieldReader) -> ProgramSource:
                     "list the executables that the build writes, relative to the source tree, such as src/grep")
     for relative in programs:
         _check_tree_path(reader, "programs", relative)
-        if relative.endswith("/") or Path(relative).name in ("", ".") or relative != relative.strip():
-            reader.fail(f"{reader.field_path('programs')}: {relative!r} is not the path of a file",
+        parts = relative.split("/")
+        if any(part in ("", ".") for part in parts) or not relative.isprintable() or relative != relative.strip():
+            reader.fail(f"{reader.field_path('programs')}: {relative!r} is not the plain path of a file",
                         "write the executable's path relative to the source tree, such as src/grep")
-    if len(set(programs)) != len(programs):
-        reader.fail(f"{reader.field_path('programs')}: lists a program twice", "list each program once")
+    stems = [program.replace("/", "__") for program in programs]  # the file names of the stripped copies
+    if len(set(stems)) != len(stems):
+        reader.fail(f"{reader.field_path('programs')}: lists a program twice, or two whose paths give one file "
+                    "name with / written as __", "list each program once")
     return ProgramSource(_package(reader), _version(reader), _project(reader), programs,
                          reader.text_list("configure_args", []), reader.text_list("make_args", []))
 

@@ -50,14 +50,15 @@ def build_program_package(tree: Path, source: ProgramSource, flags: ProgramFlags
                           make_jobs: int) -> ProgramBuild:
     """Configure and make a copy of tree in build_dir, then strip a copy of each listed program.
 
-    A finished build with the same flags and arguments is reused while its tree
-    exists, even when it lacks a program: building again would not write it. Raises CommandError
+    A finished build with the same flags, arguments, source tree and folder is
+    reused while its tree exists, even when it lacks a program: building again
+    would not write it. A moved folder is rebuilt, because DWARF names its paths. Raises CommandError
     when configure fails, or when make fails before writing any program.
     """
     build_dir = build_dir.resolve()  # -fmacro-prefix-map must match the absolute paths that gcc compiles
     work_tree = build_dir / "tree"
     stamp = build_dir / "build.json"
-    settings = _settings(source, flags)
+    settings = {**_settings(source, flags), "tree": str(Path(tree).resolve()), "build_dir": str(build_dir)}
     previous = _read_stamp(stamp)
     if previous is not None and previous.get("settings") == settings and work_tree.is_dir():
         make_errors = str(previous.get("make_errors", ""))
@@ -101,7 +102,7 @@ def _cflags(flags: ProgramFlags, work_tree: Path) -> list[str]:
     return [*flags.cflags, f"-fmacro-prefix-map={work_tree}=."]
 
 
-def _settings(source: ProgramSource, flags: ProgramFlags) -> dict[str, list[str]]:
+def _settings(source: ProgramSource, flags: ProgramFlags) -> dict[str, list[str] | str]:
     """Return what decides a build's output, to compare with the stamp of an earlier build."""
     return {"cflags": _cflags(flags, Path("TREE")), "cppflags": list(flags.cppflags),
             "ldflags": list(flags.ldflags), "configure_args": list(source.configure_args),

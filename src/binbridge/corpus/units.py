@@ -180,7 +180,7 @@ def _run_program(unit: ProgramUnit, result: UnitResult) -> None:
         reason = f"make failed: {build.make_errors}" if build.make_errors else "check the programs paths of the manifest"
         _fail(result, f"the build wrote no {', '.join(build.missing)}; {reason}")
     if build.not_elf:
-        _fail(result, f"{', '.join(build.not_elf)} is not an ELF file (a libtool wrapper script?); list the "
+        _fail(result, f"not an ELF file (a libtool wrapper script?): {', '.join(build.not_elf)}; list the "
                       "executable under .libs/ instead, or add --disable-shared to configure_args")
     context = RowContext(unit.source.project, unit.flags.opt_level)
     records = []

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from binbridge.binary import iter_functions
 from binbridge.binary.normalize import PADDING_MNEMONICS
+from binbridge.binary.runtime import SOURCE_RUNTIME
 from binbridge.binary.space import IMPORT_PATTERN, INTERNAL, INTERNAL_CODE
 from binbridge.data.names import split_clone_suffix
 from binbridge.data.schema import iter_rows
@@ -55,7 +56,7 @@ SIGNATURE_FILE = "signatures.json"
 # Dataset columns that signing reads; binary and address, when present, tell aliases apart.
 SIGNATURE_COLUMNS = ("function_name", "assembly")
 FORMAT = "binbridge-signatures"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 MIN_INSTRUCTIONS = 12
 # Instructions other than moves, stack frame and padding (see work_count).
 MIN_WORK = 3
@@ -73,7 +74,7 @@ SHORT_CONFIDENCE = 0.8
 _CONFIDENCE = {"exact": EXACT_CONFIDENCE, "shape": SHAPE_CONFIDENCE, "short": SHORT_CONFIDENCE}
 _KEY_HEX_DIGITS = 16
 # A symbol name as a table or CSV can show it: no whitespace and no control characters.
-_SYMBOL_NAME = re.compile(r"[^\s\x00-\x1f\x7f]+")
+_SYMBOL_NAME = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]+")
 _INTERNAL_CODE = re.compile(rf"\b{INTERNAL_CODE}\b")
 _INTERNAL_DATA = re.compile(rf"\b{INTERNAL}\b")
 _NUMBERED_REGISTERS = frozenset(f"r{n}" for n in range(8, 16))
@@ -139,8 +140,9 @@ def is_signable(assembly: str) -> bool:
 
 def is_short_signable(assembly: str) -> bool:
     """Whether a function too short for ``is_signable`` may still be signed by the agreement of projects."""
+    # An empty string is also how a table whose first byte is 0 prints, so every such table looks alike.
     return (not is_signable(assembly) and instruction_count(assembly) >= MIN_SHORT_INSTRUCTIONS
-            and work_count(assembly) >= MIN_SHORT_WORK)
+            and work_count(assembly) >= MIN_SHORT_WORK and '""' not in assembly)
 
 
 def linked_text(assembly: str) -> str:
@@ -307,12 +309,13 @@ class SignatureIndex:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputError(path, f"is not a signature file (no \"format\": \"{FORMAT}\")",
                              "rebuild it with 'binbridge signatures'")
-        if (data.get("version") != FORMAT_VERSION or data.get("min_instructions") != MIN_INSTRUCTIONS
-                or data.get("min_short_instructions") != MIN_SHORT_INSTRUCTIONS):
-            raise InputError(path, f"has signature format version {data.get('version')!r} with min_instructions "
-                             f"{data.get('min_instructions')!r}; this Binbridge reads version {FORMAT_VERSION} "
-                             f"with {MIN_INSTRUCTIONS}", "rebuild it with this version's 'binbridge signatures', "
-                             "or pass --no_signatures when it is a model folder's signatures.json")
+        expected = {"version": FORMAT_VERSION, "min_instructions": MIN_INSTRUCTIONS,
+                    "min_short_instructions": MIN_SHORT_INSTRUCTIONS}
+        for field_name, value in expected.items():
+            if data.get(field_name) != value:
+                raise InputError(path, f"has signature {field_name} {data.get(field_name)!r}; this Binbridge reads "
+                                 f"{field_name} {value}", "rebuild it with this version's 'binbridge signatures' "
+                                 "(for a model folder's signatures.json, pass --no_signatures to ignore it)")
         tables = {}
         for table in ("exact", "shape", "short"):
             value = data.get(table)
@@ -421,6 +424,8 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
                 yield code
         return
     for function in iter_functions(path):
+        if function.source == SOURCE_RUNTIME:  # named from the ELF headers, not from a symbol
+            continue
         name = split_clone_suffix(function.name or "")
         if name.base and not is_cold_part(name.clone_suffix):
             # A relocatable object's addresses are offsets in each section.

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
 from binbridge.binary.fragments import find_cold_parents, span_of
 from binbridge.binary.inputs import open_input
+from binbridge.binary.runtime import SOURCE_RUNTIME
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
@@ -33,7 +34,9 @@ class NamedFunction:
     size: int
     name: str
     confidence: float
-    source: str  # "symbol", "string" (a __func__ string, see inference.string_names), "cold" or "model"
+    # "symbol", "runtime" (GCC start-up code, see binary.runtime), "signature", "string" (a __func__
+    # string, see inference.string_names), "cold" or "model"
+    source: str
     analysis: str = ""
     # Archive member (``adler32.o``) of a function read from a .a file, whose address is an
     # offset in that member's section; None for ELF files.
@@ -105,7 +108,8 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
             if function.address in unnamed:
                 yield NamedFunction(function.address, function.size, "", 0.0, SOURCE_COLD, member=member)
             elif prediction is None:
-                yield NamedFunction(function.address, function.size, function.name or "", 1.0, SOURCE_SYMBOL,
+                source = SOURCE_RUNTIME if function.source == SOURCE_RUNTIME else SOURCE_SYMBOL
+                yield NamedFunction(function.address, function.size, function.name or "", 1.0, source,
                                     member=member)
             else:
                 name = prediction.name or f"sub_{function.address:x}"
