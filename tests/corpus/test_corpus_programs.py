@@ -184,6 +184,10 @@ def test_manifest_program_entry_loads(tmp_path: Path):
     ({"version": "../../x"}, {}, "sources.programs.packages[0].version"),
     ({}, {"cflags": ["-g", "-O9"]}, "sources.programs.cflags"),
     ({}, {"cflags": ["-g", "-g0"]}, "sources.programs.cflags"),
+    ({}, {"cflags": ["-g", "-O2 -g0"]}, "sources.programs.cflags"),
+    ({"programs": ["a/b__c", "a__b/c"]}, {}, "sources.programs.packages[0].programs"),
+    ({"programs": ["src/./grep"]}, {}, "sources.programs.packages[0].programs"),
+    ({"version": "1_3.8"}, {}, "sources.programs.packages[0].version"),
 ])
 def test_invalid_program_field_named(tmp_path: Path, change: dict, flags: dict, field: str):
     entry = copy.deepcopy(GREP)

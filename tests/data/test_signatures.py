@@ -456,3 +456,10 @@ def test_signature_name_with_newline_rejected(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(InputError, match="control character"):
         SignatureIndex.load(path)
+
+
+def test_empty_string_body_never_short_signed():
+    # A 256-bit table whose first byte is 0 prints as "", so every such lookup looks alike.
+    lookup = "\n".join(["mov eax, edi", "lea rdx, [rip + \"\"]", "shr al, 5", "movzx eax, al",
+                        "mov eax, dword ptr [rdx + rax*4]", "shr eax, cl", "and eax, 1", "ret"])
+    assert SignatureIndex.build(short_copies("is_basic", 5, lookup)).lookup(lookup) is None
