@@ -41,8 +41,8 @@ from pathlib import Path
 from binutils_benchmark import debug_symbols, truth_rows, write_and_score
 
 from binbridge.corpus.apt import download_source
-from binbridge.corpus.manifest import ProgramFlags, ProgramSource, load_manifest
-from binbridge.corpus.programs import ProgramBuild, build_program_package, program_stem
+from binbridge.corpus.manifest import ProgramFlags, ProgramSource, load_manifest, program_stem
+from binbridge.corpus.programs import ProgramBuild, build_program_package
 from binbridge.corpus.tools import CommandError, run_command
 from binbridge.evaluation import PredictionRow, evaluate
 from binbridge.inference.naming import name_binary
@@ -73,7 +73,7 @@ def list_programs(tree: Path) -> set[str]:
 
 
 def print_source_breakdown(rows: list[dict[str, str]]) -> None:
-    """Print the function count and scores of each name source (signature, string, model, cold, symbol).
+    """Print the function count and scores of each name source (signature, runtime, string, model, cold, symbol).
 
     Functions that the naming did not find are grouped as "(none)".
     """
@@ -108,7 +108,8 @@ def build_coreutils(source_dir: str | None, programs: list[str], flags: ProgramF
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source_dir", help="unpacked coreutils 9.1-1 source tree (default: download it with apt-get source)")
+    parser.add_argument("--source_dir",
+                        help="unpacked coreutils 9.1-1 source tree (default: download it with apt-get source)")
     parser.add_argument("--programs", help=f"comma-separated program names (default: {', '.join(PROGRAMS)})")
     parser.add_argument("--model_path", help="model folder (default: the embedded model)")
     parser.add_argument("--no_string_names", action="store_true",
@@ -126,7 +127,8 @@ def main() -> int:
     if not programs:
         parser.error("--programs contains no program names; pass names such as ls,cp")
     if args.source_dir and not Path(args.source_dir).is_dir():
-        parser.error(f"--source_dir {args.source_dir} is not a directory; pass the unpacked coreutils 9.1-1 source tree")
+        parser.error(f"--source_dir {args.source_dir} is not a directory; "
+                     "pass the unpacked coreutils 9.1-1 source tree")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

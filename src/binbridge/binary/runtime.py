@@ -9,11 +9,14 @@ at them: ``frame_dummy`` is the first entry of .init_array and
 ``register_tm_clones``, and ``__do_global_dtors_aux`` calls
 ``deregister_tm_clones``. ``_init`` and ``_fini`` stay out, as .init and
 .fini do for every binary (see discovery.py).
+
+NOTE: checked on binaries that Debian 12's gcc 12 and binutils 2.40 linked. A
+linker that writes 0 into .init_array and leaves the address to a relocation
+gives no frame_dummy here.
 """
 
 from __future__ import annotations
 
-import logging
 import struct
 
 import capstone
@@ -22,10 +25,9 @@ from binbridge.binary.elf import ElfFile, Section
 from binbridge.binary.normalize import PADDING_MNEMONICS
 from binbridge.binary.space import AddressSpace
 
-logger = logging.getLogger(__name__)
-
 SOURCE_RUNTIME = "runtime"
-# crtstuff functions are a few dozen bytes; a longer gap to the next function is not one of them.
+# crtbegin's functions are 9 to 57 bytes in /usr/bin/ls, so a longer gap to the next function
+# holds more than one of them.
 MAX_RUNTIME_SIZE = 256
 _ENDBR64 = b"\xf3\x0f\x1e\xfa"
 _disassembler = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)

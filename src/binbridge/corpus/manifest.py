@@ -90,7 +90,7 @@ class ProgramFlags:
     """Compiler and linker flags of every program build, as dpkg-buildflags gives them."""
 
     cflags: tuple[str, ...]
-    """They must contain -g for the DWARF join; -fmacro-prefix-map for the build tree is added."""
+    """They must contain -g for the DWARF join. The builder adds -fmacro-prefix-map for the build tree."""
     cppflags: tuple[str, ...]
     ldflags: tuple[str, ...]
 
@@ -339,7 +339,7 @@ def _program(reader: FieldReader) -> ProgramSource:
         if any(part in ("", ".") for part in parts) or not relative.isprintable() or relative != relative.strip():
             reader.fail(f"{reader.field_path('programs')}: {relative!r} is not the plain path of a file",
                         "write the executable's path relative to the source tree, such as src/grep")
-    stems = [program.replace("/", "__") for program in programs]  # the file names of the stripped copies
+    stems = [program_stem(program) for program in programs]
     if len(set(stems)) != len(stems):
         reader.fail(f"{reader.field_path('programs')}: lists a program twice, or two whose paths give one file "
                     "name with / written as __", "list each program once")
@@ -351,6 +351,11 @@ def _check_tree_path(reader: FieldReader, key: str, relative: str) -> None:
     if relative.startswith("/") or ".." in Path(relative).parts:
         reader.fail(f"{reader.field_path(key)}: {relative!r} is invalid: must stay inside the source tree",
                     "write paths relative to the unpacked source tree, without '..'")
+
+
+def program_stem(program: str) -> str:
+    """Return the file name of a program's copy: its path in the tree with ``/`` written as ``__``."""
+    return program.replace("/", "__")
 
 
 def _debug_package(reader: FieldReader) -> DebugPackage:

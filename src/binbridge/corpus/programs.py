@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from binbridge.corpus.manifest import ProgramFlags, ProgramSource
+from binbridge.corpus.manifest import ProgramFlags, ProgramSource, program_stem
 from binbridge.corpus.relink import LinkedTwin
 from binbridge.corpus.tools import CommandError, run_command
 
@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 CONFIGURE_TIMEOUT_S = 1800
 MAKE_TIMEOUT_S = 3600
-# "configure: error: ...", "file.c:3:5: error: ..." and make's "*** [...] Error 2"; not the compile
-# command of xstrtol-error.c, a check for strerror or -Werror.
+# Matches "configure: error: ...", "file.c:3:5: error: ..." and make's "*** [...] Error 2". It does not
+# match the compile command of xstrtol-error.c, a check for strerror or -Werror.
 _ERROR_LINE = re.compile(r"\berror:|\*\*\*", re.IGNORECASE)
 
 
@@ -52,8 +52,9 @@ def build_program_package(tree: Path, source: ProgramSource, flags: ProgramFlags
 
     A finished build with the same flags, arguments, source tree and folder is
     reused while its tree exists, even when it lacks a program: building again
-    would not write it. A moved folder is rebuilt, because DWARF names its paths. Raises CommandError
-    when configure fails, or when make fails before writing any program.
+    would not write it. A moved folder is rebuilt, because DWARF names its
+    paths. Raises CommandError when configure fails, or when make fails before
+    writing any program.
     """
     build_dir = build_dir.resolve()  # -fmacro-prefix-map must match the absolute paths that gcc compiles
     work_tree = build_dir / "tree"
@@ -84,11 +85,6 @@ def build_program_package(tree: Path, source: ProgramSource, flags: ProgramFlags
         run_command(["strip", "-o", stripped, unstripped])
         build.twins.append(LinkedTwin(unstripped, stripped, (), 0, False))
     return build
-
-
-def program_stem(program: str) -> str:
-    """Return the file name of a program's copy: its path in the tree with ``/`` written as ``__``."""
-    return program.replace("/", "__")
 
 
 def _is_elf(path: Path) -> bool:
@@ -131,7 +127,8 @@ def _configure_and_make(tree: Path, work_tree: Path, source: ProgramSource, flag
         raise CommandError(configure, 1, f"{work_tree} has no configure script; "
                                          "only packages with an autotools build are supported")
     logger.info("programs %s: configure", source.name)
-    # tar's and coreutils' configure refuse to run as root (corpus builds with --apt_install run as root).
+    # The configure scripts of tar and coreutils stop with an error when run as root, which corpus
+    # builds with --apt_install are.
     env = {**os.environ, "FORCE_UNSAFE_CONFIGURE": "1", "LC_ALL": "C"}
     result = run_command(configure, cwd=work_tree, timeout=CONFIGURE_TIMEOUT_S, env=env, check=False)
     if result.returncode != 0:
@@ -157,9 +154,9 @@ def _same_timestamps(root: Path) -> None:
 
     Debian's patches touch configure.ac and Makefile.am in some packages (gzip),
     which would make the build run aclocal and automake, tools that the
-    machine may lack; Debian's own build runs dh_autoreconf instead. The
+    machine may lack. Debian's own build runs dh_autoreconf instead. The
     generated files of the upstream release are kept, so a patch to the build
-    system itself is not applied; patches to C sources are.
+    system itself is not applied, while patches to C sources are.
     """
     stamp = time.time()
     for path in [root, *root.rglob("*")]:

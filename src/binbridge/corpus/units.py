@@ -177,7 +177,9 @@ def _run_compiled(unit: CompiledUnit, result: UnitResult) -> None:
 def _run_program(unit: ProgramUnit, result: UnitResult) -> None:
     build = build_program_package(unit.tree, unit.source, unit.flags, unit.build_dir, unit.make_jobs)
     if build.missing:
-        reason = f"make failed: {build.make_errors}" if build.make_errors else "check the programs paths of the manifest"
+        reason = "check the programs paths of the manifest"
+        if build.make_errors:
+            reason = f"make failed: {build.make_errors}"
         _fail(result, f"the build wrote no {', '.join(build.missing)}; {reason}")
     if build.not_elf:
         _fail(result, f"not an ELF file (a libtool wrapper script?): {', '.join(build.not_elf)}; list the "

@@ -62,6 +62,8 @@ MIN_INSTRUCTIONS = 12
 MIN_WORK = 3
 # A shorter function is signed by its exact key when this many projects (or input files) have its
 # code under one name. Measured on held-out projects in docs/BENCHMARKS.md.
+# NOTE: a short key can still name unrelated code that compiles alike: flex's yy_fatal_error matches
+# any fprintf-then-exit helper, and a wrapper written like gnulib's gets gnulib's name (xmalloc).
 MIN_SHORT_INSTRUCTIONS = 7
 MIN_SHORT_WORK = 2
 MIN_SHORT_PROJECTS = 3
@@ -140,9 +142,14 @@ def is_signable(assembly: str) -> bool:
 
 def is_short_signable(assembly: str) -> bool:
     """Whether a function too short for ``is_signable`` may still be signed by the agreement of projects."""
+    return not is_signable(assembly) and _long_enough_for_short(assembly)
+
+
+def _long_enough_for_short(assembly: str) -> bool:
+    """Apply the short-key thresholds to a function that ``is_signable`` already rejected."""
     # An empty string is also how a table whose first byte is 0 prints, so every such table looks alike.
-    return (not is_signable(assembly) and instruction_count(assembly) >= MIN_SHORT_INSTRUCTIONS
-            and work_count(assembly) >= MIN_SHORT_WORK and '""' not in assembly)
+    return (instruction_count(assembly) >= MIN_SHORT_INSTRUCTIONS and work_count(assembly) >= MIN_SHORT_WORK
+            and '""' not in assembly)
 
 
 def linked_text(assembly: str) -> str:
@@ -252,7 +259,7 @@ class SignatureIndex:
             keys = signature_keys(function.assembly)
             if keys is not None:
                 _keep_alias(aliases, f"{function.location}:{keys.exact}", (function.name, keys))
-            elif is_short_signable(function.assembly):
+            elif _long_enough_for_short(function.assembly):  # signature_keys rejected it
                 # One vote per group and code, for the plainest of the group's names for it: gnulib's
                 # xmalloc, ximalloc and xcharalloc are three functions with one body in every program.
                 key = _digest(linked_text(function.assembly))
@@ -272,7 +279,7 @@ class SignatureIndex:
     def lookup(self, assembly: str) -> SignatureMatch | None:
         """Return the known name of a function's normalised assembly, or None."""
         if not is_signable(assembly):
-            if not self.short or not is_short_signable(assembly):
+            if not self.short or not _long_enough_for_short(assembly):
                 return None
             short = self.short.get(_digest(linked_text(assembly)))
             return SignatureMatch(short, "short") if short else None
