@@ -136,9 +136,10 @@ class FunctionRenderer:
                 if last_word != "call" and start <= target < end:
                     lines.append(f"{mnemonic} {self.label(target)}")
                 else:
+                    text = self.branch_text(target)
                     if self.record_branches:
-                        self.outside_branches.append(OutsideBranch(target, _branch_kind(last_word)))
-                    lines.append(f"{mnemonic} {self.branch_text(target)}")
+                        self.outside_branches.append(OutsideBranch(target, _branch_kind(last_word), text == "FUNC"))
+                    lines.append(f"{mnemonic} {text}")
                 continue
             if "rip" in operands:
                 next_address = address + size

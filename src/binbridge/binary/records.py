@@ -18,6 +18,9 @@ class OutsideBranch:
     """Virtual address of the target."""
     kind: str
     """``call``, ``jmp``, or ``jcc`` for conditional jumps (jcc, loop, jrcxz, ...)."""
+    internal: bool = True
+    """False for a call or jump to an import, which the assembly shows by name (``<malloc>``);
+    True for one that shows as ``FUNC``."""
 
 
 @dataclass(frozen=True)
