@@ -232,8 +232,9 @@ def cmd_signatures(args: argparse.Namespace) -> int:
     if not index.exact:
         print(f"binbridge: warning: {args.output} holds no signature: no named function of at least "
               f"{index.min_instructions} instructions in the inputs", file=sys.stderr)
-    print(f"wrote {_count(len(index.exact), 'exact signature')}, {_count(len(index.shape), 'shape signature')} "
-          f"and {_count(len(index.short), 'short signature')} to {args.output}", file=sys.stderr)
+    print(f"wrote {_count(len(index.exact), 'exact signature')}, {_count(len(index.shape), 'shape signature')}, "
+          f"{_count(len(index.short), 'short signature')} and {_count(len(index.calls), 'call signature')} "
+          f"to {args.output}", file=sys.stderr)
     return 0
 
 

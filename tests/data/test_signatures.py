@@ -9,6 +9,7 @@ import pytest
 
 from binbridge.binary import iter_functions
 from binbridge.data.names import split_clone_suffix
+from binbridge.data.call_keys import MIN_CALL_INSTRUCTIONS
 from binbridge.data.signatures import (
     FORMAT_VERSION,
     MIN_INSTRUCTIONS,
@@ -210,7 +211,8 @@ def test_file_round_trip_and_merge(tmp_path):
     (json.dumps({"format": "binbridge-signatures", "version": 99, "min_instructions": MIN_INSTRUCTIONS}),
      "version 99"),
     (json.dumps({"format": "binbridge-signatures", "version": FORMAT_VERSION, "min_instructions": MIN_INSTRUCTIONS,
-                 "min_short_instructions": MIN_SHORT_INSTRUCTIONS, "exact": [], "shape": {}}), "field 'exact'"),
+                 "min_short_instructions": MIN_SHORT_INSTRUCTIONS, "min_call_instructions": MIN_CALL_INSTRUCTIONS,
+                 "exact": [], "shape": {}}), "field 'exact'"),
 ])
 def test_bad_signature_files_name_the_path(tmp_path, content, problem):
     path = tmp_path / "bad.json"

@@ -100,7 +100,7 @@ def write_split_files(corpus: CorpusSplit, staging: Path) -> dict[str, OutputFil
 def write_signatures(rows: list[FunctionRecord], path: Path) -> OutputFile:
     """Sign the training projects' functions (cold parts left out) into the signature file at ``path``."""
     functions = (row_code(record.function_name, record.clone_suffix, record.assembly, record.binary, record.address,
-                          number, record.project) for number, record in enumerate(rows))
+                          number, record.project, record.callees) for number, record in enumerate(rows))
     index = SignatureIndex.build((code for code in functions if code is not None),
                                  description="binbridge corpus build: training projects")
     with atomic_output(path) as handle:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from binbridge.binary import ExtractedFunction
+from binbridge.data.call_keys import callees_text, corpus_callee, internal_targets
 from binbridge.data.names import split_clone_suffix
 from binbridge.data.schema import FunctionRecord
 
@@ -71,7 +72,7 @@ def is_runtime_stub(name: str) -> bool:
 
 
 def make_record(function: ExtractedFunction, name: str | None, context: RowContext, dropped: Counter,
-                source_code: str = "") -> FunctionRecord | None:
+                source_code: str = "", callees: str = "") -> FunctionRecord | None:
     """Build the dataset row of one function, or return None (counting why) for a row to leave out."""
     if not name:
         dropped["unnamed"] += 1
@@ -94,6 +95,7 @@ def make_record(function: ExtractedFunction, name: str | None, context: RowConte
         opt_level=context.opt_level,
         source_code=source_code,
         clone_suffix=split.clone_suffix,
+        callees=callees,
     )
 
 
@@ -103,12 +105,16 @@ def named_records(functions: Iterable[ExtractedFunction], names: dict[int, str],
 
     A function that ``names`` lacks keeps the name that extraction found (from
     .dynsym), if any. source_for maps an address to the function's source text.
+    Each row's ``callees`` lists the names of the functions that it calls and jumps to
+    (``binbridge.data.call_keys``).
     """
     records = []
     for function in functions:
         name = names.get(function.address) or function.name
         source = source_for(function.address) if source_for is not None and name else ""
-        record = make_record(function, name, context, dropped, source)
+        callees = [corpus_callee(function.address, name or "", target, names)
+                   for target in internal_targets(function.outside_branches)]
+        record = make_record(function, name, context, dropped, source, callees_text(callees))
         if record is not None:
             records.append(record)
     return records

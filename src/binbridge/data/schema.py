@@ -14,7 +14,7 @@ from binbridge.errors import DatasetError
 from binbridge.outputs import atomic_output
 
 REQUIRED_COLUMNS = ("function_name", "assembly", "binary", "address", "size", "arch", "project", "opt_level")
-OPTIONAL_COLUMNS = ("source_code", "cot", "clone_suffix")
+OPTIONAL_COLUMNS = ("source_code", "cot", "clone_suffix", "callees")
 # Columns needed to run a model on a row; naming needs no ground truth.
 INFERENCE_COLUMNS = ("assembly",)
 
@@ -35,6 +35,7 @@ class FunctionRecord:
     source_code: str = ""
     cot: str = ""
     clone_suffix: str = ""
+    callees: str = ""
 
     @classmethod
     def from_row(cls, row: dict[str, str], path: str, line: int) -> "FunctionRecord":

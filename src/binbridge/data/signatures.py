@@ -25,6 +25,11 @@ padding not counted) get both keys, so that short, common bodies
 when ``MIN_SHORT_PROJECTS`` projects have that code under one name, and that
 name has two thirds of the projects' votes, as the gnulib copies of
 ``xmalloc`` in many GNU programs do.
+
+A fourth key, ``calls``, adds the names of the functions that a function calls
+(``binbridge.data.call_keys``). It names the wrappers that are too short for
+the other keys once their callees are known; ``MIN_CALL_PROJECTS`` projects
+must agree on the name, by the same vote as short keys.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ from binbridge.binary import iter_functions
 from binbridge.binary.normalize import PADDING_MNEMONICS
 from binbridge.binary.runtime import SOURCE_RUNTIME
 from binbridge.binary.space import IMPORT_PATTERN, INTERNAL, INTERNAL_CODE
+from binbridge.data.call_keys import (MIN_CALL_INSTRUCTIONS, CallKeyPrefix, call_key_prefix, corpus_callee, func_branch_count,
+                                      internal_targets, parse_callees)
 from binbridge.data.names import split_clone_suffix
 from binbridge.data.schema import iter_rows
 from binbridge.errors import DatasetError, InputError
@@ -56,7 +63,7 @@ SIGNATURE_FILE = "signatures.json"
 # Dataset columns that signing reads; binary and address, when present, tell aliases apart.
 SIGNATURE_COLUMNS = ("function_name", "assembly")
 FORMAT = "binbridge-signatures"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 MIN_INSTRUCTIONS = 12
 # Instructions other than moves, stack frame and padding (see work_count).
 MIN_WORK = 3
@@ -67,13 +74,18 @@ MIN_WORK = 3
 MIN_SHORT_INSTRUCTIONS = 7
 MIN_SHORT_WORK = 2
 MIN_SHORT_PROJECTS = 3
+# A call key (code and callee names) is kept when this many projects agree on its name.
+MIN_CALL_PROJECTS = 3
 _BOOKKEEPING = frozenset({"mov", "movzx", "movsx", "movsxd", "movq", "movd", "movaps", "movups", "movdqa",
                           "movdqu", "movss", "movsd", "lea", "push", "pop", "ret", "leave", "endbr64"})
 # Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
 EXACT_CONFIDENCE = 0.95
 SHAPE_CONFIDENCE = 0.85
 SHORT_CONFIDENCE = 0.8
-_CONFIDENCE = {"exact": EXACT_CONFIDENCE, "shape": SHAPE_CONFIDENCE, "short": SHORT_CONFIDENCE}
+CALLS_CONFIDENCE = 0.8
+_CONFIDENCE = {"exact": EXACT_CONFIDENCE, "shape": SHAPE_CONFIDENCE, "short": SHORT_CONFIDENCE,
+               "calls": CALLS_CONFIDENCE}
+_TABLES = ("exact", "shape", "short", "calls")
 _KEY_HEX_DIGITS = 16
 # A symbol name as a table or CSV can show it: no whitespace and no control characters.
 _SYMBOL_NAME = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]+")
@@ -99,7 +111,7 @@ _ADDRESS_LOAD = re.compile(rf"^(?:lea|mov) (\w+), (?:qword ptr )?(?:\[rip \+ ({_
 @dataclass(frozen=True)
 class SignatureMatch:
     name: str
-    kind: str  # "exact", "shape" or "short"
+    kind: str  # "exact", "shape", "short" or "calls"
 
     @property
     def confidence(self) -> float:
@@ -233,6 +245,8 @@ class SignatureIndex:
     shape: dict[str, str] = field(default_factory=dict)
     short: dict[str, str] = field(default_factory=dict)
     """Exact keys of short functions (see ``is_short_signable``)."""
+    calls: dict[str, str] = field(default_factory=dict)
+    """Call keys: code and callee names (see ``binbridge.data.call_keys``)."""
     description: str = ""
 
     min_instructions: int = MIN_INSTRUCTIONS
@@ -249,13 +263,17 @@ class SignatureIndex:
         name of at least two thirds of the distinct functions that have it, and is dropped otherwise.
         A short key counts groups (``NamedCode.group``, a project) instead of functions, each for
         the plainest name that it gives the code: the name must have at least ``MIN_SHORT_PROJECTS``
-        votes and two thirds of them.
+        votes and two thirds of them. Call keys count the same way, with ``MIN_CALL_PROJECTS``.
         """
         aliases: dict[str, tuple[str, SignatureKeys]] = {}
         short_aliases: dict[str, tuple[str, str]] = {}
+        call_aliases: dict[str, tuple[str, str]] = {}
         for function in functions:
             if not function.name:
                 continue
+            call_key = function_call_key(function.assembly, function.callees)
+            if call_key is not None:
+                _keep_alias(call_aliases, f"{function.group}\0{call_key}", (function.name, call_key))
             keys = signature_keys(function.assembly)
             if keys is not None:
                 _keep_alias(aliases, f"{function.location}:{keys.exact}", (function.name, keys))
@@ -269,12 +287,9 @@ class SignatureIndex:
         for name, keys in aliases.values():
             exact_names[keys.exact][name] += 1
             shape_names[keys.shape][name] += 1
-        short_votes: dict[str, Counter[str]] = defaultdict(Counter)
-        for name, key in short_aliases.values():
-            short_votes[key][name] += 1
-        short = {key: name for key, name in _majority(short_votes).items()
-                 if short_votes[key][name] >= MIN_SHORT_PROJECTS}
-        return cls(exact=_majority(exact_names), shape=_majority(shape_names), short=short, description=description)
+        return cls(exact=_majority(exact_names), shape=_majority(shape_names),
+                   short=_group_majority(short_aliases.values(), MIN_SHORT_PROJECTS),
+                   calls=_group_majority(call_aliases.values(), MIN_CALL_PROJECTS), description=description)
 
     def lookup(self, assembly: str) -> SignatureMatch | None:
         """Return the known name of a function's normalised assembly, or None."""
@@ -289,11 +304,18 @@ class SignatureIndex:
         shape = self.shape.get(_digest(shape_text(assembly)))  # computed only when the exact key misses
         return SignatureMatch(shape, "shape") if shape else None
 
+    def lookup_calls(self, prefix: CallKeyPrefix, callees: list[str]) -> SignatureMatch | None:
+        """Return the known name of a function's code with these callee names (see ``call_key_prefix``)."""
+        key = prefix.key(callees) if self.calls else None
+        name = self.calls.get(key) if key else None
+        return SignatureMatch(name, "calls") if name else None
+
     def to_json(self) -> str:
         data = {"format": FORMAT, "version": FORMAT_VERSION, "description": self.description,
                 "min_instructions": MIN_INSTRUCTIONS, "min_short_instructions": MIN_SHORT_INSTRUCTIONS,
-                "min_short_projects": MIN_SHORT_PROJECTS, "exact": self.exact, "shape": self.shape,
-                "short": self.short}
+                "min_short_projects": MIN_SHORT_PROJECTS, "min_call_instructions": MIN_CALL_INSTRUCTIONS,
+                "min_call_projects": MIN_CALL_PROJECTS,
+                "exact": self.exact, "shape": self.shape, "short": self.short, "calls": self.calls}
         return json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n"
 
     @classmethod
@@ -317,14 +339,14 @@ class SignatureIndex:
             raise InputError(path, f"is not a signature file (no \"format\": \"{FORMAT}\")",
                              "rebuild it with 'binbridge signatures'")
         expected = {"version": FORMAT_VERSION, "min_instructions": MIN_INSTRUCTIONS,
-                    "min_short_instructions": MIN_SHORT_INSTRUCTIONS}
+                    "min_short_instructions": MIN_SHORT_INSTRUCTIONS, "min_call_instructions": MIN_CALL_INSTRUCTIONS}
         for field_name, value in expected.items():
             if data.get(field_name) != value:
                 raise InputError(path, f"has signature {field_name} {data.get(field_name)!r}; this Binbridge reads "
                                  f"{field_name} {value}", "rebuild it with this version's 'binbridge signatures' "
                                  "(for a model folder's signatures.json, pass --no_signatures to ignore it)")
         tables = {}
-        for table in ("exact", "shape", "short"):
+        for table in _TABLES:
             value = data.get(table)
             if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
                                                       for k, v in value.items()):
@@ -335,8 +357,7 @@ class SignatureIndex:
                 raise InputError(path, f"field {table!r} has the name {bad!r}, which contains a space or "
                                  "a control character", "rebuild it with 'binbridge signatures'")
             tables[table] = value
-        return cls(exact=tables["exact"], shape=tables["shape"], short=tables["short"],
-                   description=str(data.get("description", "")))
+        return cls(**tables, description=str(data.get("description", "")))
 
 
 @dataclass(frozen=True)
@@ -348,6 +369,17 @@ class NamedCode:
     location: str
     group: str = ""
     """Project or input file: a short function is signed only when several groups agree on its name."""
+    callees: tuple[str, ...] = ()
+    """Names of the functions that its ``FUNC`` branches reach (``binbridge.data.call_keys``); empty if unknown."""
+
+
+def function_call_key(assembly: str, callees: tuple[str, ...]) -> str | None:
+    """Return the call key of a named function, or None when it has none or a callee is unknown."""
+    if not callees:
+        return None
+    text = linked_text(assembly)
+    prefix = call_key_prefix(text, instruction_count(text), len(callees))
+    return prefix.key(callees) if prefix is not None else None
 
 
 def _keep_alias(chosen: dict[str, tuple], identity: str, entry: tuple) -> None:
@@ -359,6 +391,14 @@ def _keep_alias(chosen: dict[str, tuple], identity: str, entry: tuple) -> None:
 
 def _alias_rank(name: str) -> tuple[int, int, str]:
     return len(name) - len(name.lstrip("_")), len(name), name
+
+
+def _group_majority(votes: Iterable[tuple[str, str]], minimum: int) -> dict[str, str]:
+    """Keep each key whose majority name (two thirds) has at least ``minimum`` group votes."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, key in votes:
+        counts[key][name] += 1
+    return {key: name for key, name in _majority(counts).items() if counts[key][name] >= minimum}
 
 
 def _majority(names: dict[str, Counter[str]]) -> dict[str, str]:
@@ -373,15 +413,13 @@ def _majority(names: dict[str, Counter[str]]) -> dict[str, str]:
 
 def load_signatures(paths: Iterable[str | os.PathLike[str]]) -> SignatureIndex:
     """Read and merge signature files; a key that two files name differently is dropped."""
-    exact_names: dict[str, Counter[str]] = defaultdict(Counter)
-    shape_names: dict[str, Counter[str]] = defaultdict(Counter)
-    short_names: dict[str, Counter[str]] = defaultdict(Counter)
+    merged: dict[str, dict[str, Counter[str]]] = {table: defaultdict(Counter) for table in _TABLES}
     for path in _distinct_files(paths):  # a file named twice votes once
         index = SignatureIndex.load(path)
-        for merged, table in ((exact_names, index.exact), (shape_names, index.shape), (short_names, index.short)):
-            for key, name in table.items():
-                merged[key][name] += 1
-    return SignatureIndex(exact=_majority(exact_names), shape=_majority(shape_names), short=_majority(short_names))
+        for table in _TABLES:
+            for key, name in getattr(index, table).items():
+                merged[table][key][name] += 1
+    return SignatureIndex(**{table: _majority(names) for table, names in merged.items()})
 
 
 def row_location(binary: str, address: str, row: int) -> str:
@@ -398,12 +436,18 @@ def row_location(binary: str, address: str, row: int) -> str:
 
 
 def row_code(function_name: str, clone_suffix: str, assembly: str, binary: str, address: str,
-             row: int, group: str = "") -> NamedCode | None:
-    """Return a dataset row's function to sign, or None for a row without a name and for a ``.cold`` part."""
+             row: int, group: str = "", callees: str = "") -> NamedCode | None:
+    """Return a dataset row's function to sign, or None for a row without a name and for a ``.cold`` part.
+
+    ``callees`` is the row's ``callees`` cell; it is ignored unless it names one callee per ``FUNC`` branch.
+    """
     name = split_clone_suffix(function_name)
     if not name.base or is_cold_part(clone_suffix or name.clone_suffix):
         return None
-    return NamedCode(name.base, assembly, row_location(binary, address, row), group)
+    names = tuple(parse_callees(callees)) if callees else ()
+    if names and len(names) != func_branch_count(assembly):
+        names = ()
+    return NamedCode(name.base, assembly, row_location(binary, address, row), group, names)
 
 
 def is_cold_part(clone_suffix: str) -> bool:
@@ -426,18 +470,20 @@ def named_functions(path: str | os.PathLike[str]) -> Iterator[NamedCode]:
                                    "fix or regenerate the file")
             code = row_code(row["function_name"] or "", row.get("clone_suffix") or "", row["assembly"],
                             row.get("binary") or os.fspath(path), row.get("address") or "", number,
-                            row.get("project") or group)
+                            row.get("project") or group, row.get("callees") or "")
             if code is not None:
                 yield code
         return
-    for function in iter_functions(path):
-        if function.source == SOURCE_RUNTIME:  # named from the ELF headers, not from a symbol
-            continue
+    functions = [f for f in iter_functions(path) if f.source != SOURCE_RUNTIME]  # runtime: named from the headers
+    symbols = {f.address: f.name for f in functions if f.name and not f.binary.startswith(os.fspath(path) + ":")}
+    for function in functions:
         name = split_clone_suffix(function.name or "")
         if name.base and not is_cold_part(name.clone_suffix):
             # A relocatable object's addresses are offsets in each section.
             location = f"{function.binary}:{function.section}:{function.address:x}"
-            yield NamedCode(name.base, function.assembly, location, group)
+            callees = tuple(corpus_callee(function.address, function.name, target, symbols)
+                            for target in internal_targets(function.outside_branches))
+            yield NamedCode(name.base, function.assembly, location, group, callees)
 
 
 def _file_digest(path: str | os.PathLike[str]) -> str:

@@ -14,6 +14,8 @@ from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, ite
 from binbridge.binary.fragments import find_cold_parents, span_of
 from binbridge.binary.inputs import open_input
 from binbridge.binary.runtime import SOURCE_RUNTIME
+from binbridge.data.signatures import SOURCE_SIGNATURE, SignatureMatch
+from binbridge.inference.call_names import CallContext
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
@@ -72,28 +74,31 @@ def _chunks(functions: Iterator[ExtractedFunction], size: int) -> Iterator[list[
 
 def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor | None, *,
                          chunk_size: int = 512, rename_symbols: bool = False, show_progress: bool = False,
-                         unnamed: frozenset[int] = frozenset()) -> Iterator[NamedFunction]:
+                         unnamed: frozenset[int] = frozenset(),
+                         call_names: dict[int, SignatureMatch] | None = None) -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
     without one then raises ValueError. With ``rename_symbols`` the model names
     every function, symbol or not (useful to compare against the symbols).
     Functions at the addresses in ``unnamed`` (cold parts, named later by
-    ``name_binary``) come back with an empty name and source ``cold``.
+    ``name_binary``) come back with an empty name and source ``cold``. Functions in ``call_names``
+    (found by ``CallContext``) get those names without the model.
     """
     bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
     try:
-        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, bar)
+        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, call_names or {}, bar)
     finally:
         bar.close()
 
 
 def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unnamed: frozenset[int],
-                  bar) -> Iterator[NamedFunction]:
+                  call_names: dict[int, SignatureMatch], bar) -> Iterator[NamedFunction]:
     """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
     member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
-        to_predict = [f for f in chunk if (rename_symbols or not f.name) and f.address not in unnamed]
+        to_predict = [f for f in chunk if (rename_symbols or not f.name) and f.address not in unnamed
+                      and f.address not in call_names]
         predictions = {}
         if to_predict:
             if predictor is None:
@@ -107,6 +112,10 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
             member = function.binary[len(member_prefix):] if function.binary.startswith(member_prefix) else None
             if function.address in unnamed:
                 yield NamedFunction(function.address, function.size, "", 0.0, SOURCE_COLD, member=member)
+            elif function.address in call_names:
+                match = call_names[function.address]
+                yield NamedFunction(function.address, function.size, match.name, match.confidence, SOURCE_SIGNATURE,
+                                    member=member)
             elif prediction is None:
                 source = SOURCE_RUNTIME if function.source == SOURCE_RUNTIME else SOURCE_SYMBOL
                 yield NamedFunction(function.address, function.size, function.name or "", 1.0, source,
@@ -127,11 +136,21 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     not sent to the model: it is named after that function's final name plus ``.cold``, with
     source ``cold``. A first pass over the binary finds these parts. With ``string_names``, a
     ``__func__`` string in a cold part names its function when the model would otherwise.
+    The same first pass finds the functions that call keys name (``inference.call_names``).
     """
     info = describe_binary(path)
-    cold = _find_cold_parts(path, rename_symbols) if cold_parts and info.kind != "archive" else ColdParts()
+    calls = CallContext(predictor.signatures if isinstance(predictor, NamePredictor) else ())
+    if not calls.enabled or info.kind == "archive":
+        calls = None
+    cold, call_names = ColdParts(), {}
+    if (cold_parts or calls is not None) and info.kind != "archive":
+        cold = _find_cold_parts(path, rename_symbols, calls)
+        call_names = calls.resolve(cold.parents) if calls is not None else {}
+        if not cold_parts:
+            cold = ColdParts()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
-                                          show_progress=show_progress, unnamed=frozenset(cold.parents)))
+                                          show_progress=show_progress, unnamed=frozenset(cold.parents),
+                                          call_names=call_names))
     by_address = {f.address: f for f in functions}
     _name_functions_from_parts(cold, by_address, string_names)
     if unique:
@@ -154,14 +173,19 @@ class ColdParts:
     """Address of a function -> its name, from the symbol ``NAME.cold`` that its cold part kept."""
 
 
-def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool) -> ColdParts:
-    """Extract the functions once to find the cold parts; parts with a symbol keep it unless renaming."""
+def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool, calls: CallContext | None) -> ColdParts:
+    """Extract the functions once to find the cold parts; parts with a symbol keep it unless renaming.
+
+    Each function is also noted in ``calls``, when given.
+    """
     spans, named, strings, imports = [], {}, {}, {}
     with _quiet_loader():  # the second pass reports the same damaged sections
         for function in iter_functions(path):
             spans.append(span_of(function))
             if function.name and not rename_symbols:
                 named[function.address] = function.name
+            if calls is not None:
+                calls.add(function, None if rename_symbols else function.name)
             found = string_name(function.assembly) if '"' in function.assembly else None
             if found:
                 strings[function.address] = found
