@@ -73,9 +73,11 @@ def test_wrapper_signed_when_projects_agree():
     assert other not in index.calls
 
 
-def test_wrapper_of_too_few_projects_unsigned():
-    index = SignatureIndex.build(wrapper_copies("quote", "quote_n", MIN_CALL_PROJECTS - 1))
-    assert not index.calls
+def test_wrapper_needs_two_thirds_of_projects():
+    votes = wrapper_copies("quote", "quote_n", 1) + [NamedCode("show", WRAPPER, "q:0x10", "other", ("quote_n",))]
+    assert not SignatureIndex.build(votes).calls
+    votes.append(NamedCode("quote", WRAPPER, "r:0x10", "third", ("quote_n",)))
+    assert set(SignatureIndex.build(votes).calls.values()) == {"quote"}
 
 
 def test_unknown_callee_gives_no_key():
@@ -107,7 +109,7 @@ __attribute__((noinline)) long table_lookup(const long *table, long key, long st
         if (table[i] == key) return i;
         if (table[i] > key && (best < 0 || table[i] < table[best])) best = i;
     }
-    return best * 7 + key % 13;
+    return best * MULTIPLIER + key % 13;
 }
 __attribute__((noinline)) long table_find(const long *table, long key) { return table_lookup(table, key, 0, 1); }
 __attribute__((noinline)) long table_find_next(const long *table, long key) { return table_find(table, key + 1); }
@@ -128,42 +130,40 @@ int main(int argc, char **argv) {
 
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory, gcc):
-    """Four PIEs that link the same library code; the last one stripped."""
+    """PIEs that link the same library code, program3 also stripped; program_other's table_lookup differs."""
     root = tmp_path_factory.mktemp("call_keys")
     (root / "table.c").write_text(LIBRARY)
-    for number in range(4):
-        (root / f"main{number}.c").write_text(PROGRAM.replace("VARIANT", f"program {number}"))
-        subprocess.run([gcc, "-O2", "-fPIE", "-pie", "-fno-ipa-icf", "-o", f"program{number}", f"main{number}.c",
-                        "table.c"], cwd=root, check=True, capture_output=True)
+    for name, multiplier in [("program0", 7), ("program1", 7), ("program2", 7), ("program3", 7), ("program_other", 11)]:
+        (root / f"{name}.c").write_text(PROGRAM.replace("VARIANT", name))
+        subprocess.run([gcc, "-O2", "-fPIE", "-pie", "-fno-ipa-icf", f"-DMULTIPLIER={multiplier}", "-o", name,
+                        f"{name}.c", "table.c"], cwd=root, check=True, capture_output=True)
     subprocess.run(["strip", "-o", "program3_stripped", "program3"], cwd=root, check=True)
     return root
 
 
-def test_chain_of_wrappers_named_in_a_stripped_program(programs, tmp_path):
+def _name_with(programs, tmp_path, *signed: str) -> dict:
+    """Sign the unstripped programs ``signed``, name program3_stripped, and map true names to results."""
     signatures = tmp_path / "table.json"
-    inputs = [str(programs / f"program{number}") for number in range(MIN_CALL_PROJECTS)]
-    built = run_cli("signatures", *inputs, "-o", str(signatures))
+    built = run_cli("signatures", *(str(programs / name) for name in signed), "-o", str(signatures))
     assert built.returncode == 0, built.stderr
-    assert json.loads(signatures.read_text())["calls"]
     named = run_cli("name", str(programs / "program3_stripped"), "--signatures", str(signatures),
                     "--no_signatures", "--format", "json", "--no_progress")
     assert named.returncode == 0, named.stderr
     truth = {f.address: f.name for f in iter_functions(programs / "program3") if f.name}
-    found = {truth.get(int(f["address"], 16)): (f["name"], f["source"], f["confidence"])
-             for f in json.loads(named.stdout)["functions"]}
+    return {truth.get(int(f["address"], 16)): (f["name"], f["source"], f["confidence"])
+            for f in json.loads(named.stdout)["functions"]}
+
+
+def test_chain_of_wrappers_named_in_a_stripped_program(programs, tmp_path):
+    found = _name_with(programs, tmp_path, "program0", "program1")
     assert found["table_lookup"] == ("table_lookup", "signature", 0.95)
     assert found["table_find"] == ("table_find", "signature", CALLS_CONFIDENCE)
     assert found["table_find_next"] == ("table_find_next", "signature", CALLS_CONFIDENCE)
 
 
-def test_too_few_programs_name_no_wrapper(programs, tmp_path):
-    signatures = tmp_path / "table.json"
-    built = run_cli("signatures", str(programs / "program0"), "-o", str(signatures))
-    assert built.returncode == 0, built.stderr
-    named = run_cli("name", str(programs / "program3_stripped"), "--signatures", str(signatures),
-                    "--no_signatures", "--format", "json", "--no_progress")
-    assert named.returncode == 0, named.stderr
-    sources = {f["name"]: f["source"] for f in json.loads(named.stdout)["functions"]}
-    assert sources.get("table_lookup") == "signature"
-    assert "table_find" not in sources
-    assert "table_find_next" not in sources
+def test_wrappers_of_an_unknown_callee_stay_unnamed(programs, tmp_path):
+    """program_other's wrappers have the same code, but its table_lookup does not match program3's."""
+    found = _name_with(programs, tmp_path, "program_other")
+    assert found["table_lookup"][1] == "model"
+    assert found["table_find"][1] == "model"
+    assert found["table_find_next"][1] == "model"

@@ -74,8 +74,9 @@ MIN_WORK = 3
 MIN_SHORT_INSTRUCTIONS = 7
 MIN_SHORT_WORK = 2
 MIN_SHORT_PROJECTS = 3
-# A call key (code and callee names) is kept when this many projects agree on its name.
-MIN_CALL_PROJECTS = 3
+# A call key (code and callee names) needs no more than one project: it can only match where
+# signatures have already named the callees, which gates it. Measured in docs/BENCHMARKS.md.
+MIN_CALL_PROJECTS = 1
 _BOOKKEEPING = frozenset({"mov", "movzx", "movsx", "movsxd", "movq", "movd", "movaps", "movups", "movdqa",
                           "movdqu", "movss", "movsd", "lea", "push", "pop", "ret", "leave", "endbr64"})
 # Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
