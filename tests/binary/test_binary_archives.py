@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from binary_helpers import SampleBuild, require_tools, run_tool
 
-from binbridge.binary import describe_binary, iter_functions
+from binbridge.binary import describe_binary, iter_function_runs, iter_functions
 from binbridge.binary.archive import Archive
+from binbridge.binary.parallel import balanced_runs
 
 LIBC_ARCHIVE = Path("/usr/lib/x86_64-linux-gnu/libc.a")
 LONG_MEMBER = "a_member_with_a_rather_long_name.o"
@@ -92,6 +93,16 @@ def test_non_elf_member_is_skipped(small_archive: Path, caplog: pytest.LogCaptur
     assert "notes.txt: skipping archive member that is not an ELF file" in caplog.text
 
 
+def test_small_archive_with_jobs_matches_sequential(small_archive: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    sequential = [(f.binary, f.address, f.assembly) for f in iter_functions(small_archive)]
+    caplog.clear()
+    # Too small for worker processes, so the runs are extracted in this process.
+    parallel = [(f.binary, f.address, f.assembly) for f in iter_functions(small_archive, jobs=2)]
+    assert parallel == sequential
+    assert "notes.txt: skipping archive member that is not an ELF file" in caplog.text
+
+
 def test_archive_without_index_scans_members(small_archive: Path, sample: SampleBuild) -> None:
     plain = sample.directory / "libplain.a"
     plain.unlink(missing_ok=True)
@@ -163,3 +174,26 @@ def test_libc_parallel_extraction_matches_sequential(libc_functions: list) -> No
     assert len(parallel) == len(libc_functions)
     assert [(f.binary, f.address, f.name) for f in parallel] == [(f.binary, f.address, f.name) for f in libc_functions]
     assert [f.assembly for f in parallel] == [f.assembly for f in libc_functions]
+
+
+def test_libc_parallel_runs_match_sequential(libc_functions: list) -> None:
+    def addresses(functions: list) -> list[tuple[str, int]]:
+        return [(function.binary, function.address) for function in functions]
+
+    parallel = list(iter_function_runs(LIBC_ARCHIVE, addresses, jobs=2))
+    sequential = list(iter_function_runs(LIBC_ARCHIVE, addresses, jobs=1))
+    assert len(parallel) > 2
+    assert sum(parallel, []) == addresses(libc_functions)
+    assert sum(sequential, []) == addresses(libc_functions)
+
+
+@pytest.mark.parametrize(("sizes", "runs", "expected"), [
+    ([1] * 10, 3, [(0, 4), (4, 7), (7, 10)]),
+    ([100, 1, 1, 1, 1], 4, [(0, 1), (1, 2), (2, 3), (3, 5)]),
+    ([5, 0, 0, 0], 2, [(0, 1), (1, 4)]),
+    ([3, 3, 3, 3], 16, [(0, 1), (1, 2), (2, 3), (3, 4)]),
+    ([0, 0, 0], 5, [(0, 1), (1, 2), (2, 3)]),
+    ([], 4, []),
+])
+def test_balanced_runs_split_by_size(sizes: list[int], runs: int, expected: list[tuple[int, int]]) -> None:
+    assert balanced_runs(sizes, runs) == expected

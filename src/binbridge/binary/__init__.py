@@ -12,9 +12,8 @@ from binbridge.binary.errors import (
     TruncatedFileError,
     UnsupportedArchitectureError,
 )
-from binbridge.binary.extract import describe_binary, find_function, iter_functions
+from binbridge.binary.extract import describe_binary, find_function, iter_function_runs, iter_functions
 from binbridge.binary.records import BinaryInfo, ExtractedFunction
-from binbridge.binary.text import normalize_assembly_text
 
 __all__ = [
     "ArchiveFormatError",
@@ -27,6 +26,16 @@ __all__ = [
     "UnsupportedArchitectureError",
     "describe_binary",
     "find_function",
+    "iter_function_runs",
     "iter_functions",
     "normalize_assembly_text",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The text normaliser and its regexes load on first use: extraction never needs them.
+    if name == "normalize_assembly_text":
+        from binbridge.binary.text import normalize_assembly_text
+
+        return normalize_assembly_text
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

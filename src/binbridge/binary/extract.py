@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
-from binbridge.binary.archive import Archive
 from binbridge.binary.discovery import FunctionBoundary, discover_functions, has_function_symbols
 from binbridge.binary.elf import ElfFile
 from binbridge.binary.errors import BinaryFormatError
-from binbridge.binary.inputs import open_input
+from binbridge.binary.inputs import OpenedInput, open_input
 from binbridge.binary.linked import LinkedSpace
 from binbridge.binary.members import ArchiveSymbols, archive_elves, require_x86_64_member, scan_archive_symbols
 from binbridge.binary.normalize import render_function
@@ -23,6 +24,10 @@ from binbridge.errors import ConfigError, InputError
 logger = logging.getLogger(__name__)
 
 ARCH = "x86_64"
+# Functions per run that iter_function_runs hands to its transform when it reads in this process.
+RUN_LENGTH = 1024
+
+T = TypeVar("T")
 
 
 def make_space(elf: ElfFile, archive_symbols: ArchiveSymbols | None = None) -> AddressSpace:
@@ -59,10 +64,10 @@ def _elf_functions(space: AddressSpace, functions: list[FunctionBoundary], binar
         yield _extract(space, function, binary, with_assembly, max_instructions)
 
 
-def member_functions(archive: Archive, symbols: ArchiveSymbols, with_assembly: bool, max_instructions: int | None,
-                     first: int = 0, last: int | None = None) -> Iterator[ExtractedFunction]:
-    """Yield the functions of the archive members [first, last), skipping damaged members with a warning."""
-    for elf in archive_elves(archive, first=first, last=last):
+def member_functions(elves: Iterable[ElfFile], symbols: ArchiveSymbols, with_assembly: bool,
+                     max_instructions: int | None) -> Iterator[ExtractedFunction]:
+    """Yield the functions of archive members, skipping damaged members with a warning."""
+    for elf in elves:
         # One member's functions are built before any is yielded, so that a
         # corrupt member is skipped whole instead of ending the iteration.
         try:
@@ -87,25 +92,57 @@ def iter_functions(path: str | os.PathLike[str], *, with_assembly: bool = True,
     limits the lines of each function's assembly. With jobs > 1 the members of
     a large archive are extracted in that many worker processes, in order.
     """
-    if max_instructions is not None and (
-        isinstance(max_instructions, bool) or not isinstance(max_instructions, int) or max_instructions < 1
-    ):
-        raise ConfigError("iter_functions", "max_instructions", max_instructions, "must be a positive integer or None")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError("iter_functions", "jobs", jobs, "must be a positive integer")
+    _check_options("iter_functions", max_instructions, jobs)
+    return _functions(open_input(path), with_assembly, max_instructions, jobs)
+
+
+def iter_function_runs(path: str | os.PathLike[str], transform: Callable[[list[ExtractedFunction]], T], *,
+                       with_assembly: bool = True, max_instructions: int | None = None,
+                       jobs: int = 1) -> Iterator[T]:
+    """Yield ``transform`` of consecutive runs of the functions that iter_functions yields, in the same order.
+
+    With jobs > 1 the worker processes that extract a large archive call
+    ``transform`` too, so only its results are sent back to this process. A
+    transform that formats the functions as text saves pickling them. Other
+    inputs are read in this process in runs of up to RUN_LENGTH functions.
+    """
+    _check_options("iter_function_runs", max_instructions, jobs)
     opened = open_input(path)
+    if opened.archive is not None and jobs > 1:
+        from binbridge.binary.parallel import parallel_member_runs
+
+        return parallel_member_runs(opened.path, opened.archive, jobs, with_assembly, max_instructions, transform)
+    functions = _functions(opened, with_assembly, max_instructions, jobs=1)
+    return (transform(run) for run in _batches(functions, RUN_LENGTH))
+
+
+def _functions(opened: OpenedInput, with_assembly: bool, max_instructions: int | None,
+               jobs: int) -> Iterator[ExtractedFunction]:
+    if opened.archive is not None and jobs > 1:
+        from binbridge.binary.parallel import parallel_member_functions
+
+        return parallel_member_functions(opened.path, opened.archive, jobs, with_assembly, max_instructions)
     if opened.archive is not None:
         require_x86_64_member(opened.archive)
-        symbols = scan_archive_symbols(opened.archive)
-        if jobs > 1:
-            from binbridge.binary.parallel import parallel_member_functions
-
-            return parallel_member_functions(opened.path, opened.archive, symbols, jobs, with_assembly,
-                                             max_instructions)
-        return member_functions(opened.archive, symbols, with_assembly, max_instructions)
+        symbols = scan_archive_symbols(archive_elves(opened.archive, warn=False))
+        return member_functions(archive_elves(opened.archive), symbols, with_assembly, max_instructions)
     space = make_space(opened.elf)
     functions = discover_functions(opened.elf, space)
     return _elf_functions(space, functions, opened.path, with_assembly, max_instructions)
+
+
+def _batches(items: Iterator[ExtractedFunction], length: int) -> Iterator[list[ExtractedFunction]]:
+    while run := list(itertools.islice(items, length)):
+        yield run
+
+
+def _check_options(caller: str, max_instructions: int | None, jobs: int) -> None:
+    if max_instructions is not None and (
+        isinstance(max_instructions, bool) or not isinstance(max_instructions, int) or max_instructions < 1
+    ):
+        raise ConfigError(caller, "max_instructions", max_instructions, "must be a positive integer or None")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(caller, "jobs", jobs, "must be a positive integer")
 
 
 def describe_binary(path: str | os.PathLike[str]) -> BinaryInfo:

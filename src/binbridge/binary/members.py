@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from binbridge.binary.archive import Archive
+from binbridge.binary.archive import Archive, ArchiveMember
 from binbridge.binary.elf import SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT
 from binbridge.binary.elf import ELF_MAGIC, ElfFile
 from binbridge.binary.errors import BinaryFormatError, UnsupportedArchitectureError
@@ -31,31 +31,38 @@ class ArchiveSymbols:
     strings: dict[str, str] = field(default_factory=dict)
 
 
-def archive_elves(archive: Archive, warn: bool = True, first: int = 0,
-                  last: int | None = None) -> Iterator[ElfFile]:
-    """Yield the x86-64 ELF members of an archive, logging a warning for each member skipped when ``warn`` is set.
+def archive_elves(archive: Archive, warn: bool = True) -> Iterator[ElfFile]:
+    """Yield the x86-64 ELF members of an archive, logging a warning for each member skipped when ``warn`` is set."""
+    return member_elves((parse_member(name, member) for name, member in named_members(archive)), warn)
 
-    ``first`` and ``last`` limit the walk to members [first, last) in file order.
-    """
+
+def named_members(archive: Archive) -> Iterator[tuple[str, ArchiveMember]]:
+    """Yield each member in file order with the name that paths and messages use: ``lib.a:member.o``."""
     seen: dict[str, int] = {}
-    for index, member in enumerate(archive.members()):
+    for member in archive.members():
         # ar allows two members with one name (ar q); the second is called name#2, and so on.
         seen[member.name] = seen.get(member.name, 0) + 1
-        if index < first:
-            continue
-        if last is not None and index >= last:
-            return
         copy = seen[member.name]
-        name = f"{archive.path}:{member.name}" + (f"#{copy}" if copy > 1 else "")
-        if bytes(member.data[:4]) != ELF_MAGIC:
-            if warn:
-                logger.warning("%s: skipping archive member that is not an ELF file", name)
-            continue
-        try:
-            yield ElfFile(member.data, name)
-        except BinaryFormatError as error:
-            if warn:
-                logger.warning("skipping archive member: %s", error)
+        yield f"{archive.path}:{member.name}" + (f"#{copy}" if copy > 1 else ""), member
+
+
+def member_elves(parsed_members: Iterable[ElfFile | str], warn: bool = True) -> Iterator[ElfFile]:
+    """Yield the ELF files among parse_member's results, logging the other results as warnings when ``warn`` is set."""
+    for parsed in parsed_members:
+        if isinstance(parsed, ElfFile):
+            yield parsed
+        elif warn:
+            logger.warning("%s", parsed)
+
+
+def parse_member(name: str, member: ArchiveMember) -> ElfFile | str:
+    """Return a member as an ElfFile, or the warning that explains why it is skipped."""
+    if bytes(member.data[:4]) != ELF_MAGIC:
+        return f"{name}: skipping archive member that is not an ELF file"
+    try:
+        return ElfFile(member.data, name)
+    except BinaryFormatError as error:
+        return f"skipping archive member: {error}"
 
 
 def require_x86_64_member(archive: Archive) -> None:
@@ -79,12 +86,12 @@ def require_x86_64_member(archive: Archive) -> None:
     raise BinaryFormatError(archive.path, "contains no ELF object file", "pass an archive of x86-64 objects")
 
 
-def scan_archive_symbols(archive: Archive) -> ArchiveSymbols:
-    """Read every member's symbol table for the global symbols that the archive defines."""
+def scan_archive_symbols(elves: Iterable[ElfFile]) -> ArchiveSymbols:
+    """Read the symbol table of every member of an archive for the global symbols that the archive defines."""
     defined: set[str] = set()
     functions: set[str] = set()
     strings: dict[str, str] = {}
-    for elf in archive_elves(archive, warn=False):
+    for elf in elves:
         try:
             table = elf.symtab
             if table is None:

@@ -15,6 +15,8 @@ Other immediates and displacements are kept, because constants carry meaning.
 
 from __future__ import annotations
 
+import bisect
+import operator
 import re
 from dataclasses import dataclass
 
@@ -32,6 +34,8 @@ BAD_INSTRUCTION = "(bad)"
 
 _RIP_OPERAND = re.compile(r"\[rip(?: ([+-]) (0x[0-9a-f]+|\d+))?\]")
 _HEX_NUMBER = re.compile(r"(- )?\b0x[0-9a-f]+")
+
+_ADDRESS = operator.itemgetter(0)  # of a capstone (address, size, mnemonic, operands) tuple
 
 _disassembler = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
 
@@ -91,11 +95,14 @@ class FunctionRenderer:
         self.end = end
         self.record_branches = record_branches
         self.outside_branches: list[OutsideBranch] = []
-        self.index = {instruction[0]: k for k, instruction in enumerate(instructions)}
 
     def label(self, target: int) -> str:
-        position = self.index.get(target)
-        return ".L?" if position is None else f".L{position}"
+        # Instructions are in address order. A binary search costs less than a
+        # dict of every address, because few instructions are jump targets.
+        position = bisect.bisect_left(self.instructions, target, key=_ADDRESS)
+        if position < len(self.instructions) and self.instructions[position][0] == target:
+            return f".L{position}"
+        return ".L?"
 
     def branch_text(self, target: int) -> str:
         resolved = self.space.resolve(target)
@@ -127,34 +134,48 @@ class FunctionRenderer:
     def render(self, limit: int | None = None) -> list[str]:
         space = self.space
         mode = space.absolute_mode
-        start, end = self.start, self.end
+        # Addresses show up only as branch targets, rip-relative operands and, where
+        # absolute_mode allows, other hex numbers. Most instructions have none of
+        # these and print as capstone wrote them.
+        hex_may_be_address = mode == "all" or (mode == "sites" and space.has_absolute_site(self.start, self.end))
         lines = []
-        for address, size, mnemonic, operands in self.instructions[:limit]:
-            last_word = mnemonic.rpartition(" ")[2]
-            if last_word in BRANCH_MNEMONICS and operands.startswith("0x"):
-                target = int(operands, 16)
-                if last_word != "call" and start <= target < end:
-                    lines.append(f"{mnemonic} {self.label(target)}")
-                else:
-                    text = self.branch_text(target)
-                    if self.record_branches:
-                        self.outside_branches.append(OutsideBranch(target, _branch_kind(last_word), text == "FUNC"))
-                    lines.append(f"{mnemonic} {text}")
-                continue
-            if "rip" in operands:
-                next_address = address + size
-                is_lea = last_word == "lea"
-                operands = _RIP_OPERAND.sub(
-                    lambda match: f"[rip + {self.memory_text(next_address + _displacement(match), is_lea)}]",
-                    operands,
-                )
-            elif "0x" in operands and (
-                mode == "all" or (mode == "sites" and space.has_absolute_site(address, address + size))
-            ):
-                is_mov = last_word == "mov"
-                operands = _HEX_NUMBER.sub(lambda match: self.absolute_text(match, is_mov), operands)
-            lines.append(f"{mnemonic} {operands}" if operands else mnemonic)
+        append = lines.append
+        instructions = self.instructions if limit is None else self.instructions[:limit]
+        for instruction in instructions:
+            operands = instruction[3]
+            if "rip" in operands or ("0x" in operands and (hex_may_be_address or operands[:2] == "0x")):
+                append(self._render_addresses(instruction))
+            elif operands:
+                append(f"{instruction[2]} {operands}")
+            else:
+                append(instruction[2])
         return lines
+
+    def _render_addresses(self, instruction: tuple[int, int, str, str]) -> str:
+        """Print one instruction whose operands contain a hex number or rip."""
+        address, size, mnemonic, operands = instruction
+        last_word = mnemonic.rpartition(" ")[2]
+        if last_word in BRANCH_MNEMONICS and operands.startswith("0x"):
+            target = int(operands, 16)
+            if last_word != "call" and self.start <= target < self.end:
+                return f"{mnemonic} {self.label(target)}"
+            text = self.branch_text(target)
+            if self.record_branches:
+                self.outside_branches.append(OutsideBranch(target, _branch_kind(last_word), text == "FUNC"))
+            return f"{mnemonic} {text}"
+        space = self.space
+        mode = space.absolute_mode
+        if "rip" in operands:
+            next_address = address + size
+            is_lea = last_word == "lea"
+            operands = _RIP_OPERAND.sub(
+                lambda match: f"[rip + {self.memory_text(next_address + _displacement(match), is_lea)}]",
+                operands,
+            )
+        elif mode == "all" or (mode == "sites" and space.has_absolute_site(address, address + size)):
+            is_mov = last_word == "mov"
+            operands = _HEX_NUMBER.sub(lambda match: self.absolute_text(match, is_mov), operands)
+        return f"{mnemonic} {operands}"
 
 
 def _branch_kind(mnemonic: str) -> str:

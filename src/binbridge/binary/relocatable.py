@@ -107,6 +107,8 @@ class RelocatableSpace(AddressSpace):
         self.symbol_addresses = np.zeros(count, dtype=np.int64)
         self._extern_by_slot: list[int] = []
         self._extern_texts: dict[int, str] = {}
+        # Relocation tables not yet applied, by the index of the section they patch.
+        self._pending: dict[int, list[tuple[Section, np.ndarray]]] = {}
         if self.symbols is not None:
             self._place_symbols()
             self._apply_relocations()
@@ -136,55 +138,80 @@ class RelocatableSpace(AddressSpace):
         self.symbol_addresses[absolute] = values[absolute]
 
     def _apply_relocations(self) -> None:
-        """Relocate every allocated section in place; data too, so that jump tables read as in linked files."""
-        sites = []
+        """Relocate the code sections now and the other allocated sections when first read.
+
+        Data is relocated too, so that jump tables read as in linked files. The
+        normaliser never reads most objects' .eh_frame and .data, so those wait
+        until section_bytes reads them. Every relocation table is read now,
+        so that a damaged one raises from the constructor.
+        """
         for rela in self.elf.rela_sections():
             if not 0 < rela.info < len(self.elf.sections):
                 continue
             target = self.elf.sections[rela.info]
             if target.type == SHT_NOBITS or target.index not in self.bases:
                 continue
-            contents = np.frombuffer(bytearray(self.section_bytes(target)), dtype=np.uint8)
-            absolute_sites = self._apply(rela, target, contents)
+            table = self.elf.relocations(rela)
+            self._warn_past_symbol_table(rela, table)
+            self._pending.setdefault(target.index, []).append((rela, table))
+        sites = []
+        for index in list(self._pending):
+            target = self.elf.sections[index]
             if target.is_executable:
-                sites.append(absolute_sites)
-            self._data[target.index] = contents.tobytes()
+                sites.extend(self._relocate(target))
         if sites:
             self.absolute_sites = sorted(np.concatenate(sites).tolist())
 
-    def _apply(self, rela: Section, target: Section, contents: np.ndarray) -> np.ndarray:
+    def section_bytes(self, section: Section) -> bytes:
+        if section.index in self._pending:
+            self._relocate(section)
+        return super().section_bytes(section)
+
+    def _relocate(self, target: Section) -> list[np.ndarray]:
+        """Apply the pending relocation tables of one section and return the addresses of its absolute fields."""
+        contents = np.frombuffer(bytearray(super().section_bytes(target)), dtype=np.uint8)
+        sites = [self._apply(table, target, contents) for _, table in self._pending.pop(target.index)]
+        self._data[target.index] = contents.tobytes()
+        return sites
+
+    def _warn_past_symbol_table(self, rela: Section, table: np.ndarray) -> None:
+        skipped = int(np.count_nonzero((table["info"] >> 32) >= len(self.symbol_addresses)))
+        if skipped:
+            logger.warning("%s: %d relocations in %s name symbols past the end of the symbol table",
+                           self.elf.path, skipped, rela.name)
+
+    def _apply(self, table: np.ndarray, target: Section, contents: np.ndarray) -> np.ndarray:
         """Write relocation values into a section's contents; return the addresses of absolute fields."""
-        table = self.elf.relocations(rela)
         kinds = (table["info"] & 0xFFFFFFFF).astype(np.int64)
         symbol_index = (table["info"] >> 32).astype(np.int64)
         valid = symbol_index < len(self.symbol_addresses)
         offsets = table["offset"].astype(np.int64)
-        addend = table["addend"]
         if target.is_executable:
             self._relax_got_loads(kinds, symbol_index, valid, offsets, contents)
-
-        place = self.bases[target.index] + offsets
-        symbol = np.where(valid, self.symbol_addresses[np.where(valid, symbol_index, 0)], 0)
         group = np.where(valid & (kinds < len(RELOCATION_GROUPS)), RELOCATION_GROUPS[np.minimum(kinds, 63)], 0)
-        values = np.select(
-            [group == PC_RELATIVE_32, group == PC_RELATIVE_64, group == GOT_RELATIVE_32, group == GOT_BASE_32],
-            [symbol + addend - place, symbol + addend - place,
-             self.got_base + GOT_ENTRY_SIZE * symbol_index + addend - place, self.got_base + addend - place],
-            symbol + addend,
-        )
+        place = self.bases[target.index] + offsets
 
-        width = np.where((group == PC_RELATIVE_64) | (group == ABSOLUTE_64), 8, 4)
-        writable = (group > 0) & (offsets >= 0) & (offsets + width <= len(contents))
+        # Only rows with a known formula and a symbol in the table are written, so
+        # values are computed for those rows alone.
+        rows = np.flatnonzero(group)
+        group, place, symbol_index = group[rows], place[rows], symbol_index[rows]
+        addend = table["addend"][rows]
+        values = self.symbol_addresses[symbol_index] + addend
+        relative = (group == PC_RELATIVE_32) | (group == PC_RELATIVE_64)
+        values[relative] -= place[relative]
+        got = group == GOT_RELATIVE_32
+        values[got] = self.got_base + GOT_ENTRY_SIZE * symbol_index[got] + addend[got] - place[got]
+        got_base = group == GOT_BASE_32
+        values[got_base] = self.got_base + addend[got_base] - place[got_base]
+
+        wide = (group == PC_RELATIVE_64) | (group == ABSOLUTE_64)
+        field_offsets = offsets[rows]
+        in_bounds = (field_offsets >= 0) & (field_offsets + np.where(wide, 8, 4) <= len(contents))
         field_bytes = values.astype("<i8").view(np.uint8).reshape(-1, 8)
-        for size in (4, 8):
-            rows = writable & (width == size)
-            if rows.any():
-                contents[offsets[rows][:, None] + np.arange(size)] = field_bytes[rows, :size]
-
-        skipped = len(valid) - int(valid.sum())
-        if skipped:
-            logger.warning("%s: %d relocations in %s name symbols past the end of the symbol table",
-                           self.elf.path, skipped, rela.name)
+        for size, sized in ((4, ~wide), (8, wide)):
+            written = in_bounds & sized
+            if written.any():
+                contents[field_offsets[written][:, None] + np.arange(size)] = field_bytes[written, :size]
         return place[(group == ABSOLUTE_32) | (group == ABSOLUTE_64)]
 
     def _relax_got_loads(self, kinds: np.ndarray, symbol_index: np.ndarray, valid: np.ndarray,

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from binbridge.binary import describe_binary, iter_functions
+from binbridge.binary import ExtractedFunction, describe_binary, iter_function_runs
 from binbridge.data.names import split_clone_suffix
-from binbridge.data.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, AtomicCsvWriter
-from binbridge.progress import progress
+from binbridge.data.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, AtomicCsvWriter, csv_line
+from binbridge.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -45,28 +45,67 @@ def extract_to_csv(inputs: list[str], output: str | os.PathLike[str], *, project
         describe_binary(path)  # reject any bad input before the slow work starts
     rows = 0
     skipped = 0
-    with AtomicCsvWriter(output, EXTRACT_COLUMNS) as writer:
+    with _TextCsvWriter(output, EXTRACT_COLUMNS) as writer:
         for path in inputs:
-            row_project = project or project_from_path(path)
-            functions = progress(iter_functions(path, jobs=jobs), enabled=show_progress, desc=Path(path).name,
-                                 unit="fn")
-            for function in functions:
-                if not function.name and not keep_unnamed:
-                    skipped += 1
-                    continue
-                split = split_clone_suffix(function.name or "")
-                writer.write({
-                    "function_name": split.base,
-                    "assembly": function.assembly,
-                    "binary": function.binary,
-                    "address": f"0x{function.address:x}",
-                    "size": function.size,
-                    "arch": function.arch,
-                    "project": row_project,
-                    "opt_level": opt_level,
-                    "clone_suffix": split.clone_suffix,
-                })
-                rows += 1
+            formatter = RowFormatter(project or project_from_path(path), opt_level, keep_unnamed)
+            bar = progress_bar(enabled=show_progress, desc=Path(path).name, unit="fn")
+            # RowFormatter runs in the extraction workers, so only text comes back from them.
+            for run in iter_function_runs(path, formatter, jobs=jobs):
+                writer.write_text(run.text)
+                rows += run.rows
+                skipped += run.skipped
+                bar.update(run.rows + run.skipped)
+            bar.close()
     if skipped:
         logger.info("skipped %d functions without a symbol name (use --keep_unnamed to write them)", skipped)
     return ExtractResult(rows=rows, inputs=len(inputs), unnamed_skipped=skipped)
+
+
+class _TextCsvWriter(AtomicCsvWriter):
+    """AtomicCsvWriter that also writes rows that csv_line has already formatted."""
+
+    # NOTE: this writes to the parent class's handle because AtomicCsvWriter has no public
+    # method for formatted rows. Such a method in schema.py would make this class unneeded.
+
+    def write_text(self, text: str) -> None:
+        self._handle.write(text)
+
+
+@dataclass(frozen=True)
+class FormattedRun:
+    """CSV rows of a run of functions, and how many functions were written and skipped."""
+
+    text: str
+    rows: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class RowFormatter:
+    """Format functions as CSV rows of EXTRACT_COLUMNS, as AtomicCsvWriter.write would."""
+
+    project: str
+    opt_level: str
+    keep_unnamed: bool
+
+    def __call__(self, functions: list[ExtractedFunction]) -> FormattedRun:
+        lines = []
+        for function in functions:
+            if function.name or self.keep_unnamed:
+                row = self.row(function)
+                lines.append(csv_line([row.get(column, "") for column in EXTRACT_COLUMNS]))
+        return FormattedRun("".join(lines), len(lines), len(functions) - len(lines))
+
+    def row(self, function: ExtractedFunction) -> dict[str, object]:
+        split = split_clone_suffix(function.name or "")
+        return {
+            "function_name": split.base,
+            "assembly": function.assembly,
+            "binary": function.binary,
+            "address": f"0x{function.address:x}",
+            "size": function.size,
+            "arch": function.arch,
+            "project": self.project,
+            "opt_level": self.opt_level,
+            "clone_suffix": split.clone_suffix,
+        }
