@@ -163,7 +163,8 @@ def cmd_name(args: argparse.Namespace) -> int:
     predictor = _predictor(args) if info.stripped or args.rename_symbols else (lambda: _predictor(args))
     naming = name_binary(args.binary, predictor, unique=not args.keep_duplicates,
                          rename_symbols=args.rename_symbols, show_progress=_show_progress(args),
-                         cold_parts=not args.no_cold_parts, string_names=not args.no_string_names)
+                         cold_parts=not args.no_cold_parts, string_names=not args.no_string_names,
+                         rtti=not args.no_rtti)
     if not naming.functions:
         raise InputError(args.binary, "no functions found: no function symbols, and .eh_frame describes none "
                          "(damaged, or built without unwind tables)", "pass an unstripped copy of the binary")

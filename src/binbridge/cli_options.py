@@ -206,6 +206,10 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
                       help="treat the cold parts that GCC splits off functions as functions of their own, named "
                            "by the model; by default such a part is named after its function plus '.cold' "
                            "(source 'cold'), and its __func__ string or kept NAME.cold symbol names the function")
+    name.add_argument("--no_rtti", action="store_true",
+                      help="do not name C++ virtual functions from run-time type information; by default a "
+                           "function that a vtable points at is named after its class (source 'rtti'): "
+                           "CLASS::~CLASS for a destructor, CLASS::vfunc_N for the method in vtable slot N")
     name.add_argument("--no_progress", action="store_true", help="hide the progress bar (shown on a terminal)")
     name.set_defaults(handler=handlers["name"])
 

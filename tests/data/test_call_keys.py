@@ -20,7 +20,6 @@ from binbridge.data.call_keys import (
 )
 from binbridge.data.signatures import (
     CALLS_CONFIDENCE,
-    MIN_CALL_PROJECTS,
     NamedCode,
     SignatureIndex,
     function_call_key,
@@ -63,7 +62,7 @@ def test_func_branches_pair_with_internal_targets():
 
 
 def test_wrapper_signed_when_projects_agree():
-    index = SignatureIndex.build(wrapper_copies("quote", "quote_n", MIN_CALL_PROJECTS))
+    index = SignatureIndex.build(wrapper_copies("quote", "quote_n", 1))
     assert len(index.calls) == 1
     assert index.lookup(WRAPPER) is None  # too short for the code-only keys
     key = function_call_key(WRAPPER, ("quote_n",))
@@ -78,6 +77,29 @@ def test_wrapper_needs_two_thirds_of_projects():
     assert not SignatureIndex.build(votes).calls
     votes.append(NamedCode("quote", WRAPPER, "r:0x10", "third", ("quote_n",)))
     assert set(SignatureIndex.build(votes).calls.values()) == {"quote"}
+
+
+def test_siblings_of_one_program_sign_nothing():
+    """quotearg_n and quote_n: same code, same callee, two functions of one program."""
+    siblings = [NamedCode("quote_n", WRAPPER, "prog:0x10", "prog", ("quotearg_n_options",)),
+                NamedCode("quotearg_n", WRAPPER, "prog:0x20", "prog", ("quotearg_n_options",))]
+    assert not SignatureIndex.build(siblings).calls
+
+
+def test_self_and_cold_alone_give_no_key():
+    assert function_call_key(WRAPPER, (SELF_CALLEE,)) is None
+    assert function_call_key(WRAPPER, (COLD_CALLEE,)) is None
+
+
+def test_names_a_signature_file_cannot_hold_are_skipped():
+    bad = [NamedCode("lib\x01wrap", WRAPPER, f"p{k}:0x10", f"p{k}", ("quote_n",)) for k in range(3)]
+    index = SignatureIndex.build(bad)
+    assert not index.calls
+
+
+def test_callee_clone_suffixes_are_dropped():
+    code = row_code("quote", "", WRAPPER, "a", "0x10", 0, "p", "quote_n.part.0")
+    assert code.callees == ("quote_n",)
 
 
 def test_unknown_callee_gives_no_key():

@@ -103,6 +103,34 @@ class LinkedSpace(AddressSpace):
             return self._symbol_target(position, symbol_index, addend if kind == R_X86_64_64 else 0)
         return None
 
+    def pointer_words(self, section) -> tuple[np.ndarray, dict[int, int | str]]:
+        """Return a data section's 8-byte words as the loader leaves them, and the symbolic ones.
+
+        The array holds each aligned word from the file, with the addend of a RELATIVE relocation in
+        place of the word where there is one. The dict maps the address of a word that a symbol
+        relocation sets to its target: an address, or ``<name>`` for an import.
+        """
+        data = self.section_bytes(section)
+        start = section.address
+        words = np.frombuffer(data[: len(data) // 8 * 8], dtype="<u8").copy() if start % 8 == 0 else np.zeros(0, "<u8")
+        symbolic: dict[int, int | str] = {}
+        offsets = self._reloc_offsets
+        first, last = np.searchsorted(offsets, [start, start + len(words) * 8])
+        for position in range(int(first), int(last)):
+            address = int(offsets[position])
+            if address % 8:
+                continue
+            info = int(self._reloc_infos[position])
+            kind, symbol_index = info & 0xFFFFFFFF, info >> 32
+            addend = int(self._reloc_addends[position])
+            if kind == R_X86_64_RELATIVE:
+                words[(address - start) // 8] = addend & 0xFFFFFFFFFFFFFFFF
+            elif kind == R_X86_64_64:
+                target = self._symbol_target(position, symbol_index, addend)
+                if target is not None:
+                    symbolic[address] = target
+        return words, symbolic
+
     def _symbol_target(self, position: int, symbol_index: int, addend: int,
                        always_import: bool = False) -> int | str | None:
         table_index = int(self._reloc_tables[position])

@@ -23,6 +23,7 @@ from binbridge.data.names import split_clone_suffix
 SELF_CALLEE = "SELF"
 COLD_CALLEE = "COLD"
 UNKNOWN_CALLEE = "?"
+_PLACEHOLDERS = frozenset({SELF_CALLEE, COLD_CALLEE})
 # A single ``jmp FUNC`` is an alias or a thunk: it carries only its target's name.
 MIN_CALL_INSTRUCTIONS = 2
 _KEY_HEX_DIGITS = 16
@@ -86,9 +87,9 @@ class CallKeyPrefix:
         self._hash.update(b"\n\0")
 
     def key(self, callees: Sequence[str]) -> str | None:
-        """Return the call key for these callee names, or None when one of them is unknown."""
-        if not callees or UNKNOWN_CALLEE in callees:
-            return None
+        """Return the call key for these callee names, or None when one is unknown or none is a real name."""
+        if UNKNOWN_CALLEE in callees or all(callee in _PLACEHOLDERS for callee in callees):
+            return None  # SELF and COLD alone gate nothing: no signature has vouched for the code
         digest = self._hash.copy()
         digest.update(" ".join(callees).encode("utf-8", "surrogatepass"))
         return digest.hexdigest()[:_KEY_HEX_DIGITS]

@@ -28,8 +28,8 @@ name has two thirds of the projects' votes, as the gnulib copies of
 
 A fourth key, ``calls``, adds the names of the functions that a function calls
 (``binbridge.data.call_keys``). It names the wrappers that are too short for
-the other keys once their callees are known; ``MIN_CALL_PROJECTS`` projects
-must agree on the name, by the same vote as short keys.
+the other keys once their callees are known. A call key keeps the name of two
+thirds of the distinct functions that have it, as exact keys do.
 """
 
 from __future__ import annotations
@@ -74,9 +74,6 @@ MIN_WORK = 3
 MIN_SHORT_INSTRUCTIONS = 7
 MIN_SHORT_WORK = 2
 MIN_SHORT_PROJECTS = 3
-# A call key (code and callee names) needs no more than one project: it can only match where
-# signatures have already named the callees, which gates it. Measured in docs/BENCHMARKS.md.
-MIN_CALL_PROJECTS = 1
 _BOOKKEEPING = frozenset({"mov", "movzx", "movsx", "movsxd", "movq", "movd", "movaps", "movups", "movdqa",
                           "movdqu", "movss", "movsd", "lea", "push", "pop", "ret", "leave", "endbr64"})
 # Measured precision against debug symbols is in docs/BENCHMARKS.md ("Known-function signatures").
@@ -264,17 +261,23 @@ class SignatureIndex:
         name of at least two thirds of the distinct functions that have it, and is dropped otherwise.
         A short key counts groups (``NamedCode.group``, a project) instead of functions, each for
         the plainest name that it gives the code: the name must have at least ``MIN_SHORT_PROJECTS``
-        votes and two thirds of them. Call keys count the same way, with ``MIN_CALL_PROJECTS``.
+        votes and two thirds of them. Call keys count distinct functions, as exact keys do, so two
+        functions of one program with the same code and callees but different names sign nothing.
+        Names that a signature file may not hold (with spaces or control characters) are skipped.
         """
         aliases: dict[str, tuple[str, SignatureKeys]] = {}
         short_aliases: dict[str, tuple[str, str]] = {}
         call_aliases: dict[str, tuple[str, str]] = {}
+        skipped = 0
         for function in functions:
             if not function.name:
                 continue
+            if not _SYMBOL_NAME.fullmatch(function.name):
+                skipped += 1
+                continue
             call_key = function_call_key(function.assembly, function.callees)
             if call_key is not None:
-                _keep_alias(call_aliases, f"{function.group}\0{call_key}", (function.name, call_key))
+                _keep_alias(call_aliases, f"{function.location}\0{call_key}", (function.name, call_key))
             keys = signature_keys(function.assembly)
             if keys is not None:
                 _keep_alias(aliases, f"{function.location}:{keys.exact}", (function.name, keys))
@@ -288,9 +291,11 @@ class SignatureIndex:
         for name, keys in aliases.values():
             exact_names[keys.exact][name] += 1
             shape_names[keys.shape][name] += 1
+        if skipped:
+            logger.warning("skipped %d functions whose names contain a space or a control character", skipped)
         return cls(exact=_majority(exact_names), shape=_majority(shape_names),
                    short=_group_majority(short_aliases.values(), MIN_SHORT_PROJECTS),
-                   calls=_group_majority(call_aliases.values(), MIN_CALL_PROJECTS), description=description)
+                   calls=_group_majority(call_aliases.values(), 1), description=description)
 
     def lookup(self, assembly: str) -> SignatureMatch | None:
         """Return the known name of a function's normalised assembly, or None."""
@@ -315,7 +320,6 @@ class SignatureIndex:
         data = {"format": FORMAT, "version": FORMAT_VERSION, "description": self.description,
                 "min_instructions": MIN_INSTRUCTIONS, "min_short_instructions": MIN_SHORT_INSTRUCTIONS,
                 "min_short_projects": MIN_SHORT_PROJECTS, "min_call_instructions": MIN_CALL_INSTRUCTIONS,
-                "min_call_projects": MIN_CALL_PROJECTS,
                 "exact": self.exact, "shape": self.shape, "short": self.short, "calls": self.calls}
         return json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n"
 
@@ -342,6 +346,10 @@ class SignatureIndex:
         expected = {"version": FORMAT_VERSION, "min_instructions": MIN_INSTRUCTIONS,
                     "min_short_instructions": MIN_SHORT_INSTRUCTIONS, "min_call_instructions": MIN_CALL_INSTRUCTIONS}
         for field_name, value in expected.items():
+            if field_name not in data:
+                raise InputError(path, f"has no field {field_name!r}", "rebuild it with this version's "
+                                 "'binbridge signatures' (for a model folder's signatures.json, pass "
+                                 "--no_signatures to ignore it)")
             if data.get(field_name) != value:
                 raise InputError(path, f"has signature {field_name} {data.get(field_name)!r}; this Binbridge reads "
                                  f"{field_name} {value}", "rebuild it with this version's 'binbridge signatures' "
@@ -445,8 +453,8 @@ def row_code(function_name: str, clone_suffix: str, assembly: str, binary: str, 
     name = split_clone_suffix(function_name)
     if not name.base or is_cold_part(clone_suffix or name.clone_suffix):
         return None
-    names = tuple(parse_callees(callees)) if callees else ()
-    if names and len(names) != func_branch_count(assembly):
+    names = tuple(split_clone_suffix(callee).base for callee in parse_callees(callees)) if callees else ()
+    if names and (len(names) != func_branch_count(assembly) or not all(map(_SYMBOL_NAME.fullmatch, names))):
         names = ()
     return NamedCode(name.base, assembly, row_location(binary, address, row), group, names)
 

@@ -14,8 +14,9 @@ from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, ite
 from binbridge.binary.fragments import find_cold_parents, span_of
 from binbridge.binary.inputs import open_input
 from binbridge.binary.runtime import SOURCE_RUNTIME
-from binbridge.data.signatures import SOURCE_SIGNATURE, SignatureMatch
+from binbridge.data.signatures import SOURCE_SIGNATURE
 from binbridge.inference.call_names import CallContext
+from binbridge.inference.class_names import ClassInputs, PresetName, class_names
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
@@ -36,8 +37,9 @@ class NamedFunction:
     size: int
     name: str
     confidence: float
-    # "symbol", "runtime" (GCC start-up code, see binary.runtime), "signature", "string" (a __func__
-    # string, see inference.string_names), "cold" or "model"
+    # "symbol", "runtime" (GCC start-up code, see binary.runtime), "signature", "rtti" (a C++ virtual
+    # function, see inference.class_names), "string" (a __func__ string, see inference.string_names),
+    # "cold" or "model"
     source: str
     analysis: str = ""
     # Archive member (``adler32.o``) of a function read from a .a file, whose address is an
@@ -75,30 +77,30 @@ def _chunks(functions: Iterator[ExtractedFunction], size: int) -> Iterator[list[
 def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor | None, *,
                          chunk_size: int = 512, rename_symbols: bool = False, show_progress: bool = False,
                          unnamed: frozenset[int] = frozenset(),
-                         call_names: dict[int, SignatureMatch] | None = None) -> Iterator[NamedFunction]:
+                         preset: dict[int, PresetName] | None = None) -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
     without one then raises ValueError. With ``rename_symbols`` the model names
     every function, symbol or not (useful to compare against the symbols).
     Functions at the addresses in ``unnamed`` (cold parts, named later by
-    ``name_binary``) come back with an empty name and source ``cold``. Functions in ``call_names``
-    (found by ``CallContext``) get those names without the model.
+    ``name_binary``) come back with an empty name and source ``cold``. Functions in ``preset``
+    (call keys and RTTI, found during ``name_binary``'s first read) get those names without the model.
     """
     bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
     try:
-        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, call_names or {}, bar)
+        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, preset or {}, bar)
     finally:
         bar.close()
 
 
 def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unnamed: frozenset[int],
-                  call_names: dict[int, SignatureMatch], bar) -> Iterator[NamedFunction]:
+                  preset: dict[int, PresetName], bar) -> Iterator[NamedFunction]:
     """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
     member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
         to_predict = [f for f in chunk if (rename_symbols or not f.name) and f.address not in unnamed
-                      and f.address not in call_names]
+                      and f.address not in preset]
         predictions = {}
         if to_predict:
             if predictor is None:
@@ -112,9 +114,9 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
             member = function.binary[len(member_prefix):] if function.binary.startswith(member_prefix) else None
             if function.address in unnamed:
                 yield NamedFunction(function.address, function.size, "", 0.0, SOURCE_COLD, member=member)
-            elif function.address in call_names:
-                match = call_names[function.address]
-                yield NamedFunction(function.address, function.size, match.name, match.confidence, SOURCE_SIGNATURE,
+            elif function.address in preset:
+                known = preset[function.address]
+                yield NamedFunction(function.address, function.size, known.name, known.confidence, known.source,
                                     member=member)
             elif prediction is None:
                 source = SOURCE_RUNTIME if function.source == SOURCE_RUNTIME else SOURCE_SYMBOL
@@ -129,28 +131,36 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
 
 def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *, unique: bool = True,
                 rename_symbols: bool = False, show_progress: bool = False, cold_parts: bool = True,
-                string_names: bool = True) -> BinaryNaming:
+                string_names: bool = True, rtti: bool = True) -> BinaryNaming:
     """Name all functions of ``path``; with ``unique``, repeated predicted names get distinct suffixes.
 
     With ``cold_parts``, a part that the compiler split off a function (``binary.fragments``) is
     not sent to the model: it is named after that function's final name plus ``.cold``, with
     source ``cold``. A first pass over the binary finds these parts. With ``string_names``, a
     ``__func__`` string in a cold part names its function when the model would otherwise.
-    The same first pass finds the functions that call keys name (``inference.call_names``).
+    The same first pass finds the functions that call keys name (``inference.call_names``) and,
+    with ``rtti``, the virtual functions of C++ classes (``inference.class_names``).
     """
     info = describe_binary(path)
     calls = CallContext(predictor.signatures if isinstance(predictor, NamePredictor) else ())
     if not calls.enabled or info.kind == "archive":
         calls = None
-    cold, call_names = ColdParts(), {}
-    if (cold_parts or calls is not None) and info.kind != "archive":
-        cold = _find_cold_parts(path, rename_symbols, calls)
-        call_names = calls.resolve(cold.parents) if calls is not None else {}
+    classes = ClassInputs() if rtti and info.kind != "archive" else None
+    cold, preset = ColdParts(), {}
+    if (cold_parts or calls is not None or classes is not None) and info.kind != "archive":
+        cold = _find_cold_parts(path, rename_symbols, calls, classes)
+        if calls is not None:
+            preset = {address: PresetName(match.name, match.confidence, SOURCE_SIGNATURE)
+                      for address, match in calls.resolve(cold.parents).items()}
+        if classes is not None:
+            known = calls.known if calls is not None else {}
+            found = class_names(path, classes, known, string_names)
+            preset.update({address: name for address, name in found.items() if address not in preset})
         if not cold_parts:
             cold = ColdParts()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
-                                          call_names=call_names))
+                                          preset=preset))
     by_address = {f.address: f for f in functions}
     _name_functions_from_parts(cold, by_address, string_names)
     if unique:
@@ -173,10 +183,11 @@ class ColdParts:
     """Address of a function -> its name, from the symbol ``NAME.cold`` that its cold part kept."""
 
 
-def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool, calls: CallContext | None) -> ColdParts:
+def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool, calls: CallContext | None,
+                     classes: ClassInputs | None) -> ColdParts:
     """Extract the functions once to find the cold parts; parts with a symbol keep it unless renaming.
 
-    Each function is also noted in ``calls``, when given.
+    Each function is also noted in ``calls`` and ``classes``, when given.
     """
     spans, named, strings, imports = [], {}, {}, {}
     with _quiet_loader():  # the second pass reports the same damaged sections
@@ -190,6 +201,9 @@ def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool, calls: 
             if found:
                 strings[function.address] = found
             imports[function.address] = imported_names(function.assembly)
+            if classes is not None:
+                own_string = found if found and found not in imports[function.address] else None
+                classes.add(function, None if rename_symbols else function.name, own_string)
     found_parents = find_cold_parents(spans, below=_entry_point(path))
     parents = {part: parent for part, parent in found_parents.items() if part not in named}
     # A name that the function's own code calls is a message about that call ("malloc"), not __func__.

@@ -1,0 +1,233 @@
+"""C++ classes from run-time type information: which functions are a class's virtual methods.
+
+Stripping removes symbols but not RTTI. Under the Itanium C++ ABI that GCC and
+Clang follow on Linux, each polymorphic class has
+
+* a ``type_info`` object: a pointer to the vtable of a ``type_info`` class, then a
+  pointer to the class's mangled type name (``N4gold6OutputE``), a string that
+  stays in ``.rodata``;
+* a vtable: the offset to the top of the object (0 in the primary vtable,
+  negative in the vtables of further bases), a pointer to the ``type_info``,
+  then one pointer per virtual function.
+
+So each function that a vtable points at is a virtual method of that vtable's
+class. A class inherits the slots that it does not override, so a function in
+several vtables belongs to the class with the shortest one, its most basic
+class. A virtual destructor takes two slots, the complete destructor and then
+the deleting destructor, which calls ``operator delete``.
+
+In position-independent files the vtable words are written by RELATIVE
+relocations (``LinkedSpace.pointer_words``); in other files they are the
+section's bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from binbridge.binary.elf import SHT_NOBITS
+from binbridge.binary.linked import LinkedSpace
+from binbridge.binary.space import read_string
+from binbridge.data.demangle import demangle
+
+logger = logging.getLogger(__name__)
+
+# A mangled class name as type_info keeps it: a nested name (N...E), a std:: name (St...) or a
+# length-prefixed plain name; local classes (Z...) are left out.
+_TYPE_NAME = re.compile(r"(?:N|St|[1-9])[A-Za-z0-9_]*")
+_TYPEINFO_PREFIX = "typeinfo name for "
+# Offsets to the top of an object of more than this many bytes are not believed.
+MAX_TOP_OFFSET = 1 << 20
+PURE_VIRTUAL = ("<__cxa_pure_virtual>", "<__cxa_deleted_virtual>")
+KIND_METHOD = "method"
+KIND_DESTRUCTOR = "destructor"
+KIND_DELETING_DESTRUCTOR = "deleting destructor"
+
+
+@dataclass(frozen=True)
+class VirtualFunction:
+    """A function that a class's primary vtable points at."""
+
+    address: int
+    class_name: str
+    """Demangled class name, such as ``gold::Output_section``."""
+    slot: int
+    """Index in the vtable's function pointers, from 0."""
+    kind: str
+    """``method``, ``destructor`` or ``deleting destructor``."""
+
+    @property
+    def name(self) -> str:
+        """A name for the function: ``gold::Output::~Output``, or ``gold::Output::vfunc_3`` for a method."""
+        short = _unqualified_class(self.class_name)
+        if self.kind == KIND_DESTRUCTOR:
+            return f"{self.class_name}::~{short}"
+        if self.kind == KIND_DELETING_DESTRUCTOR:
+            return f"{self.class_name}::~{short}_deleting"
+        return f"{self.class_name}::vfunc_{self.slot}"
+
+
+@dataclass(frozen=True)
+class _Vtable:
+    class_name: str
+    slots: tuple[int | str, ...]
+
+
+def find_virtual_functions(space: LinkedSpace, function_starts: set[int],
+                           calls_delete: Callable[[int], bool]) -> dict[int, VirtualFunction]:
+    """Map the address of each function that a primary vtable points at to its class and slot.
+
+    ``function_starts`` are the file's function addresses; a vtable's slots end at the first
+    word that is not one of them or a pure virtual placeholder. ``calls_delete(address)`` tells
+    whether a function calls ``operator delete``, which marks a deleting destructor.
+    """
+    words, symbolic = _data_words(space)
+    names = _type_names(space, words, symbolic)
+    if not names:
+        return {}
+    vtables = _vtables(words, symbolic, names, function_starts)
+    owners: dict[int, tuple[int, str, VirtualFunction]] = {}
+    for table in vtables:
+        kinds = _slot_kinds(table, calls_delete)
+        for slot, target in enumerate(table.slots):
+            if isinstance(target, int):
+                rank = (len(table.slots), table.class_name)
+                current = owners.get(target)
+                if current is None or rank < current[:2]:
+                    owners[target] = (*rank, VirtualFunction(target, table.class_name, slot, kinds[slot]))
+    found = {address: function for address, (_, _, function) in owners.items()}
+    logger.info("RTTI: %d classes, %d vtables, %d virtual functions", len(names), len(vtables), len(found))
+    return found
+
+
+def _slot_kinds(table: _Vtable, calls_delete: Callable[[int], bool]) -> list[str]:
+    """Find the destructor pair among a vtable's slots.
+
+    The deleting destructor calls operator delete, and the ABI puts the complete destructor in
+    the slot just before it. A complete destructor that frees members calls operator delete
+    too, so the deleting destructor is the last slot of the first run of slots that call it.
+    """
+    slots = table.slots
+    deletes = [isinstance(target, int) and calls_delete(target) for target in slots]
+    kinds = [KIND_METHOD] * len(slots)
+    for slot in range(len(slots)):
+        if deletes[slot] and not (slot + 1 < len(slots) and deletes[slot + 1]):
+            kinds[slot] = KIND_DELETING_DESTRUCTOR
+            if slot > 0:
+                kinds[slot - 1] = KIND_DESTRUCTOR
+            break
+    return kinds
+
+
+@dataclass
+class _Words:
+    """The 8-byte words of every allocated data section, by address."""
+
+    starts: list[int]
+    arrays: list[np.ndarray]
+
+    def value(self, address: int) -> int | None:
+        for start, array in zip(self.starts, self.arrays):
+            index = (address - start) // 8
+            if 0 <= index < len(array) and address % 8 == start % 8:
+                return int(array[index])
+        return None
+
+
+def _data_words(space: LinkedSpace) -> tuple[_Words, dict[int, int | str]]:
+    starts, arrays, symbolic = [], [], {}
+    for section in space.elf.sections:
+        if not section.is_alloc or section.is_executable or section.type == SHT_NOBITS or section.size < 16:
+            continue
+        array, symbols = space.pointer_words(section)
+        if len(array):
+            starts.append(section.address)
+            arrays.append(array)
+            symbolic.update(symbols)
+    return _Words(starts, arrays), symbolic
+
+
+def _type_names(space: LinkedSpace, words: _Words, symbolic: dict[int, int | str]) -> dict[int, str]:
+    """Find type_info objects: map each one's address to its demangled class name."""
+    found: dict[int, str] = {}
+    strings: dict[int, str | None] = {}
+    for start, array in zip(words.starts, words.arrays):
+        if len(array) < 2:
+            continue
+        # Word k+1 must point into a read-only string section for word k to start a type_info.
+        candidates = np.flatnonzero((array[1:] >= space.low) & (array[1:] < space.high))
+        for index in candidates.tolist():
+            address = start + 8 * index
+            first = symbolic.get(address, int(array[index]))
+            if isinstance(first, str):
+                if "type_info" not in first:
+                    continue
+            elif not first or space.region(first) is None:
+                continue
+            pointer = int(array[index + 1])
+            if pointer not in strings:
+                strings[pointer] = _class_name(space, pointer)
+            if strings[pointer]:
+                found[address] = strings[pointer]
+    return found
+
+
+def _class_name(space: LinkedSpace, address: int) -> str | None:
+    """Return the demangled class of the mangled type name at an address in .rodata, or None."""
+    region = space.region(address)
+    if region is None or not region.section.name.startswith(".rodata") or region.section.is_writable:
+        return None
+    text = read_string(space.section_bytes(region.section), address - region.start)
+    if not text or not _TYPE_NAME.fullmatch(text):
+        return None
+    demangled = demangle("_ZTS" + text)
+    if not demangled or not demangled.startswith(_TYPEINFO_PREFIX):
+        return None
+    return demangled[len(_TYPEINFO_PREFIX):]
+
+
+def _vtables(words: _Words, symbolic: dict[int, int | str], names: dict[int, str],
+             function_starts: set[int]) -> list[_Vtable]:
+    """Find primary vtables: offset to top 0, a known type_info, then at least one function pointer."""
+    typeinfos = np.array(sorted(names), dtype="<u8")
+    tables = []
+    for start, array in zip(words.starts, words.arrays):
+        hits = np.flatnonzero(np.isin(array, typeinfos))
+        for index in hits.tolist():
+            if index == 0 or int(array[index - 1]) != 0:
+                continue
+            slots = _slots(start, array, index + 1, symbolic, function_starts)
+            if slots:
+                tables.append(_Vtable(names[int(array[index])], slots))
+    return tables
+
+
+def _slots(start: int, array: np.ndarray, first: int, symbolic: dict[int, int | str],
+           function_starts: set[int]) -> tuple[int | str, ...]:
+    slots: list[int | str] = []
+    for index in range(first, len(array)):
+        target = symbolic.get(start + 8 * index, int(array[index]))
+        if target in PURE_VIRTUAL or (isinstance(target, int) and target in function_starts):
+            slots.append(target)
+        else:
+            break
+    return tuple(slots)
+
+
+def _unqualified_class(class_name: str) -> str:
+    """``gold::Output_section`` -> ``Output_section``; ``ns::Box<int>`` -> ``Box``."""
+    depth, cut = 0, 0
+    for position, character in enumerate(class_name):
+        if character == "<":
+            depth += 1
+        elif character == ">":
+            depth -= 1
+        elif depth == 0 and class_name.startswith("::", position):
+            cut = position + 2
+    short = class_name[cut:]
+    return short.split("<", 1)[0]

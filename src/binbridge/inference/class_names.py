@@ -1,0 +1,96 @@
+"""Name the virtual functions of C++ classes from RTTI (``binary.rtti``) in ``binbridge name``.
+
+A destructor gets its class's destructor name (``gold::Output::~Output``; the
+deleting destructor ``gold::Output::~Output_deleting``). Another virtual method
+gets its class and vtable slot (``gold::Output::vfunc_3``), or its class and its
+``__func__`` string when it passes one (``gold::Output::do_write``). Functions
+that have a symbol, a signature or a call-key name keep that name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from binbridge.binary import ExtractedFunction
+from binbridge.binary.extract import make_space
+from binbridge.binary.inputs import open_input
+from binbridge.binary.linked import LinkedSpace
+from binbridge.binary.rtti import KIND_METHOD, find_virtual_functions
+from binbridge.data.call_keys import internal_targets
+
+logger = logging.getLogger(__name__)
+
+SOURCE_RTTI = "rtti"
+# The class comes from RTTI and is certain; the confidence says how much of the name is known.
+DESTRUCTOR_CONFIDENCE = 0.9
+STRING_METHOD_CONFIDENCE = 0.75
+SLOT_METHOD_CONFIDENCE = 0.5
+# operator delete(void*), (void*, size_t) and their aligned forms.
+_OPERATOR_DELETE = "_ZdlPv"
+
+
+@dataclass(frozen=True)
+class PresetName:
+    """A name found before the model runs, with its confidence and source."""
+
+    name: str
+    confidence: float
+    source: str
+
+
+@dataclass
+class ClassInputs:
+    """What RTTI naming needs from the first read of a binary."""
+
+    starts: set[int] = field(default_factory=set)
+    targets: dict[int, list[int]] = field(default_factory=dict)
+    """Address -> the functions that it calls or jumps to (``FUNC`` branches)."""
+    imports_delete: set[int] = field(default_factory=set)
+    """Functions that call an imported operator delete."""
+    strings: dict[int, str] = field(default_factory=dict)
+    named: set[int] = field(default_factory=set)
+
+    def add(self, function: ExtractedFunction, name: str | None, own_string: str | None) -> None:
+        """Note one function; ``name`` is the name it keeps (a symbol), ``own_string`` its ``__func__`` name."""
+        self.starts.add(function.address)
+        if name:
+            self.named.add(function.address)
+        targets = internal_targets(function.outside_branches)
+        if targets:
+            self.targets[function.address] = targets
+        if f"<{_OPERATOR_DELETE}" in function.assembly:
+            self.imports_delete.add(function.address)
+        if own_string:
+            self.strings[function.address] = own_string
+
+
+def class_names(path: str | os.PathLike[str], inputs: ClassInputs, known: dict[int, str],
+                string_names: bool) -> dict[int, PresetName]:
+    """Return RTTI names for the unnamed virtual functions of a linked file; ``known``: address -> name so far."""
+    elf = open_input(path).elf
+    if elf is None or elf.is_relocatable:
+        return {}
+    space = make_space(elf)
+    if not isinstance(space, LinkedSpace):
+        return {}
+
+    def calls_delete(address: int) -> bool:
+        return address in inputs.imports_delete or any(
+            known.get(target, "").startswith(_OPERATOR_DELETE) for target in inputs.targets.get(address, ()))
+
+    found = find_virtual_functions(space, inputs.starts, calls_delete)
+    names = {}
+    for address, function in found.items():
+        if address in inputs.named or address in known:
+            continue
+        if function.kind != KIND_METHOD:
+            names[address] = PresetName(function.name, DESTRUCTOR_CONFIDENCE, SOURCE_RTTI)
+        elif string_names and address in inputs.strings:
+            names[address] = PresetName(f"{function.class_name}::{inputs.strings[address]}",
+                                        STRING_METHOD_CONFIDENCE, SOURCE_RTTI)
+        else:
+            names[address] = PresetName(function.name, SLOT_METHOD_CONFIDENCE, SOURCE_RTTI)
+    logger.info("RTTI named %d virtual functions", len(names))
+    return names
