@@ -47,7 +47,7 @@ def extract_to_csv(inputs: list[str], output: str | os.PathLike[str], *, project
         describe_binary(path)  # reject any bad input before the slow work starts
     rows = 0
     skipped = 0
-    with _TextCsvWriter(output, EXTRACT_COLUMNS) as writer:
+    with AtomicCsvWriter(output, EXTRACT_COLUMNS) as writer:
         for path in inputs:
             formatter = RowFormatter(project or project_from_path(path), opt_level, keep_unnamed)
             bar = progress_bar(enabled=show_progress, desc=Path(path).name, unit="fn")
@@ -61,16 +61,6 @@ def extract_to_csv(inputs: list[str], output: str | os.PathLike[str], *, project
     if skipped:
         logger.info("skipped %d functions without a symbol name (use --keep_unnamed to write them)", skipped)
     return ExtractResult(rows=rows, inputs=len(inputs), unnamed_skipped=skipped)
-
-
-class _TextCsvWriter(AtomicCsvWriter):
-    """AtomicCsvWriter that also writes rows that csv_line has already formatted."""
-
-    # NOTE: this writes to the parent class's handle because AtomicCsvWriter has no public
-    # method for formatted rows. Such a method in schema.py would make this class unneeded.
-
-    def write_text(self, text: str) -> None:
-        self._handle.write(text)
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,10 @@ class AtomicCsvWriter:
     def write(self, row: dict) -> None:
         self._handle.write(csv_line([row.get(column, "") for column in self.columns]))
 
+    def write_text(self, text: str) -> None:
+        """Write rows that ``csv_line`` has already formatted (worker processes format them in parallel)."""
+        self._handle.write(text)
+
     def __exit__(self, exc_type, exc, tb) -> bool | None:
         return self._output.__exit__(exc_type, exc, tb)
 
