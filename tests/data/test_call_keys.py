@@ -79,11 +79,11 @@ def test_wrapper_needs_two_thirds_of_projects():
     assert set(SignatureIndex.build(votes).calls.values()) == {"quote"}
 
 
-def test_siblings_of_one_program_sign_nothing():
-    """quotearg_n and quote_n: same code, same callee, two functions of one program."""
-    siblings = [NamedCode("quote_n", WRAPPER, "prog:0x10", "prog", ("quotearg_n_options",)),
-                NamedCode("quotearg_n", WRAPPER, "prog:0x20", "prog", ("quotearg_n_options",))]
-    assert not SignatureIndex.build(siblings).calls
+def test_siblings_of_one_program_get_the_plainest_name():
+    """quotearg_n and quote_n: same code, same callee, two functions of one program; one vote."""
+    siblings = [NamedCode("quotearg_n", WRAPPER, "prog:0x20", "prog", ("quotearg_n_options",)),
+                NamedCode("quote_n", WRAPPER, "prog:0x10", "prog", ("quotearg_n_options",))]
+    assert set(SignatureIndex.build(siblings).calls.values()) == {"quote_n"}
 
 
 def test_self_and_cold_alone_give_no_key():

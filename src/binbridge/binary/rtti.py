@@ -38,7 +38,7 @@ from binbridge.data.demangle import demangle
 logger = logging.getLogger(__name__)
 
 # A mangled class name as type_info keeps it: a nested name (N...E), a std:: name (St...) or a
-# length-prefixed plain name; local classes (Z...) are left out.
+# length-prefixed plain name. Local classes (Z...) are left out.
 _TYPE_NAME = re.compile(r"(?:N|St|[1-9])[A-Za-z0-9_]*")
 _TYPEINFO_PREFIX = "typeinfo name for "
 # Offsets to the top of an object of more than this many bytes are not believed.
@@ -83,8 +83,8 @@ def find_virtual_functions(space: LinkedSpace, function_starts: set[int],
     """Map the address of each function that a primary vtable points at to its class and slot.
 
     ``function_starts`` are the file's function addresses; a vtable's slots end at the first
-    word that is not one of them or a pure virtual placeholder. ``calls_delete(address)`` tells
-    whether a function calls ``operator delete``, which marks a deleting destructor.
+    word that is not one of them or a pure virtual placeholder. ``calls_delete(address)`` is true
+    for a function that calls ``operator delete``, which marks a deleting destructor.
     """
     words, symbolic = _data_words(space)
     names = _type_names(space, words, symbolic)

@@ -28,8 +28,8 @@ name has two thirds of the projects' votes, as the gnulib copies of
 
 A fourth key, ``calls``, adds the names of the functions that a function calls
 (``binbridge.data.call_keys``). It names the wrappers that are too short for
-the other keys once their callees are known. A call key keeps the name of two
-thirds of the distinct functions that have it, as exact keys do.
+the other keys once their callees are known. Call keys are voted on as short
+keys are, and one project is enough.
 """
 
 from __future__ import annotations
@@ -261,8 +261,7 @@ class SignatureIndex:
         name of at least two thirds of the distinct functions that have it, and is dropped otherwise.
         A short key counts groups (``NamedCode.group``, a project) instead of functions, each for
         the plainest name that it gives the code: the name must have at least ``MIN_SHORT_PROJECTS``
-        votes and two thirds of them. Call keys count distinct functions, as exact keys do, so two
-        functions of one program with the same code and callees but different names sign nothing.
+        votes and two thirds of them. Call keys count groups the same way, and one vote is enough.
         Names that a signature file may not hold (with spaces or control characters) are skipped.
         """
         aliases: dict[str, tuple[str, SignatureKeys]] = {}
@@ -277,7 +276,7 @@ class SignatureIndex:
                 continue
             call_key = function_call_key(function.assembly, function.callees)
             if call_key is not None:
-                _keep_alias(call_aliases, f"{function.location}\0{call_key}", (function.name, call_key))
+                _keep_alias(call_aliases, f"{function.group}\0{call_key}", (function.name, call_key))
             keys = signature_keys(function.assembly)
             if keys is not None:
                 _keep_alias(aliases, f"{function.location}:{keys.exact}", (function.name, keys))

@@ -23,7 +23,7 @@ from binbridge.data.call_keys import internal_targets
 logger = logging.getLogger(__name__)
 
 SOURCE_RTTI = "rtti"
-# The class comes from RTTI and is certain; the confidence says how much of the name is known.
+# RTTI gives the class for certain. The confidence is lower where the method part is a placeholder.
 DESTRUCTOR_CONFIDENCE = 0.9
 STRING_METHOD_CONFIDENCE = 0.75
 SLOT_METHOD_CONFIDENCE = 0.5
@@ -42,7 +42,7 @@ class PresetName:
 
 @dataclass
 class ClassInputs:
-    """What RTTI naming needs from the first read of a binary."""
+    """The facts from the first read of a binary that RTTI naming needs."""
 
     starts: set[int] = field(default_factory=set)
     targets: dict[int, list[int]] = field(default_factory=dict)
