@@ -55,6 +55,10 @@ def program(tmp_path_factory):
     (root / "shapes.cc").write_text(SOURCE)
     subprocess.run([compiler, "-O2", "-o", "shapes", "shapes.cc"], cwd=root, check=True, capture_output=True)
     subprocess.run(["strip", "-o", "shapes_stripped", "shapes"], cwd=root, check=True)
+    # operator delete linked in: a jmp to free, which no signature names.
+    subprocess.run([compiler, "-O2", "-static-libstdc++", "-o", "shapes_static", "shapes.cc"], cwd=root, check=True,
+                   capture_output=True)
+    subprocess.run(["strip", "-o", "shapes_static_stripped", "shapes_static"], cwd=root, check=True)
     return root
 
 
@@ -89,6 +93,14 @@ def test_vtables_give_classes_and_destructors(program):
     # Shape is abstract and never built on its own, so g++ emits no vtable for it: its kind(), which
     # Circle inherits, is found in Circle's vtable only.
     assert by_name["geo::Shape::kind() const"].class_name == "geo::Circle"
+
+
+@pytest.mark.parametrize("binary", ["shapes_stripped", "shapes_static_stripped"])
+def test_cli_names_destructors(program, binary):
+    result = run_cli("name", str(program / binary), "--format", "json", "--no_progress", "--no_signatures")
+    assert result.returncode == 0, result.stderr
+    named = {f["name"] for f in json.loads(result.stdout)["functions"] if f["source"] == "rtti"}
+    assert {"geo::Square::~Square", "geo::Square::~Square_deleting", "geo::Circle::~Circle_deleting"} <= named
 
 
 def test_cli_names_virtual_functions(program):

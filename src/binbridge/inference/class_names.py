@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 
 from binbridge.binary import ExtractedFunction
@@ -29,6 +30,9 @@ STRING_METHOD_CONFIDENCE = 0.75
 SLOT_METHOD_CONFIDENCE = 0.5
 # operator delete(void*), (void*, size_t) and their aligned forms.
 _OPERATOR_DELETE = "_ZdlPv"
+# A static libstdc++ links operator delete in: ``jmp <free>``, and the sized form jumps to that.
+# Neither is long enough for a signature, so the shape of the body identifies them.
+_JUMP_ONLY = re.compile(r"^(?:endbr64\n)?jmp (<free>|FUNC)$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ class ClassInputs:
     """Functions that call an imported operator delete."""
     strings: dict[int, str] = field(default_factory=dict)
     named: set[int] = field(default_factory=set)
+    frees: set[int] = field(default_factory=set)
+    """Functions whose whole body is ``jmp <free>``."""
+    jumps: dict[int, int] = field(default_factory=dict)
+    """Function -> the function that its whole body (one ``jmp``) goes to."""
 
     def add(self, function: ExtractedFunction, name: str | None, own_string: str | None) -> None:
         """Note one function; ``name`` is the name it keeps (a symbol), ``own_string`` its ``__func__`` name."""
@@ -64,6 +72,18 @@ class ClassInputs:
             self.imports_delete.add(function.address)
         if own_string:
             self.strings[function.address] = own_string
+        jump = _JUMP_ONLY.match(function.assembly.strip())
+        if jump and jump.group(1) == "<free>":
+            self.frees.add(function.address)
+        elif jump and targets:
+            self.jumps[function.address] = targets[0]
+
+    def delete_functions(self, known: dict[int, str]) -> set[int]:
+        """Return the addresses of operator delete: a known ``_ZdlPv…`` name, or a jump to free or to one of those."""
+        found = {address for address, name in known.items() if name.startswith(_OPERATOR_DELETE)} | self.frees
+        for _ in range(2):  # sized delete -> delete -> free
+            found |= {address for address, target in self.jumps.items() if target in found}
+        return found
 
 
 def class_names(path: str | os.PathLike[str], inputs: ClassInputs, known: dict[int, str],
@@ -76,9 +96,10 @@ def class_names(path: str | os.PathLike[str], inputs: ClassInputs, known: dict[i
     if not isinstance(space, LinkedSpace):
         return {}
 
+    deletes = inputs.delete_functions(known)
+
     def calls_delete(address: int) -> bool:
-        return address in inputs.imports_delete or any(
-            known.get(target, "").startswith(_OPERATOR_DELETE) for target in inputs.targets.get(address, ()))
+        return address in inputs.imports_delete or any(target in deletes for target in inputs.targets.get(address, ()))
 
     found = find_virtual_functions(space, inputs.starts, calls_delete)
     names = {}
