@@ -13,6 +13,7 @@ from binbridge.binary.extract import make_space
 from binbridge.binary.inputs import open_input
 from binbridge.binary.rtti import (
     KIND_DELETING_DESTRUCTOR,
+    class_of_type_name,
     KIND_DESTRUCTOR,
     KIND_METHOD,
     find_virtual_functions,
@@ -121,3 +122,44 @@ def test_c_program_has_no_classes(gcc, tmp_path):
     functions = list(iter_functions(tmp_path / "plain"))
     space = make_space(open_input(tmp_path / "plain").elf)
     assert find_virtual_functions(space, {f.address for f in functions}, lambda address: False) == {}
+
+
+def test_type_names():
+    assert class_of_type_name("N4gold14Output_sectionE") == "gold::Output_section"
+    assert class_of_type_name("*N12_GLOBAL__N_14AnonE") == "(anonymous namespace)::Anon"
+    assert class_of_type_name("not a type") is None
+    # Each level doubles the demangled text through back-references: refused, not demangled.
+    bomb = "1xI1aIiE" + "".join(f"1{chr(99 + k)}IS{k}_S{k}_E" for k in range(20)) + "E"
+    assert class_of_type_name(bomb) is None
+
+
+LIBRARY = r"""
+#define HIDDEN __attribute__((visibility("hidden")))
+struct Stream { virtual ~Stream(); HIDDEN virtual int color(); HIDDEN virtual int flush(); };
+struct HIDDEN FileStream : Stream { ~FileStream() override; int flush() override; };
+Stream::~Stream() {}
+int Stream::color() { return 3; }
+int Stream::flush() { return 4; }
+FileStream::~FileStream() {}
+int FileStream::flush() { return 5; }
+Stream *make_stream() { return new FileStream; }
+"""
+
+
+def test_shared_object_vtables_through_symbol_relocations(tmp_path):
+    """An exported class's vtable reaches its type_info and name through R_X86_64_64 relocations."""
+    compiler = shutil.which("g++")
+    if compiler is None:
+        pytest.skip("g++ is not installed")
+    (tmp_path / "stream.cc").write_text(LIBRARY)
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", "libstream.so", "stream.cc"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    subprocess.run(["strip", "-o", "libstream_stripped.so", "libstream.so"], cwd=tmp_path, check=True)
+    result = run_cli("name", str(tmp_path / "libstream_stripped.so"), "--format", "json", "--no_progress")
+    assert result.returncode == 0, result.stderr
+    truth = _symbols(tmp_path / "libstream.so")
+    named = {name: f["name"] for f in json.loads(result.stdout)["functions"]
+             for name in truth.get(int(f["address"], 16), ())}
+    assert named["Stream::color()"] == "Stream::vfunc_2"
+    assert named["Stream::flush()"] == "Stream::vfunc_3"
+    assert named["FileStream::flush()"] == "FileStream::vfunc_3"

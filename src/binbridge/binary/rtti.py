@@ -40,6 +40,12 @@ logger = logging.getLogger(__name__)
 # A mangled class name as type_info keeps it: a nested name (N...E), a std:: name (St...) or a
 # length-prefixed plain name. Local classes (Z...) are left out.
 _TYPE_NAME = re.compile(r"(?:N|St|[1-9])[A-Za-z0-9_]*")
+# Back-references (S_, S0_, ...) let a short mangled name demangle to gigabytes; real class names
+# stay far below these limits.
+MAX_TYPE_NAME = 512
+MAX_BACK_REFERENCES = 16
+MAX_CLASS_NAME = 1024
+_BACK_REFERENCE = re.compile(r"S[0-9A-Z]*_")
 _TYPEINFO_PREFIX = "typeinfo name for "
 # Offsets to the top of an object of more than this many bytes are not believed.
 MAX_TOP_OFFSET = 1 << 20
@@ -75,7 +81,8 @@ class VirtualFunction:
 @dataclass(frozen=True)
 class _Vtable:
     class_name: str
-    slots: tuple[int | str, ...]
+    typeinfo: int
+    slots: tuple[int | str | None, ...]
 
 
 def find_virtual_functions(space: LinkedSpace, function_starts: set[int],
@@ -91,18 +98,47 @@ def find_virtual_functions(space: LinkedSpace, function_starts: set[int],
     if not names:
         return {}
     vtables = _vtables(words, symbolic, names, function_starts)
-    owners: dict[int, tuple[int, str, VirtualFunction]] = {}
+    depth = _inheritance_depths(words, symbolic, names)
+    owners: dict[int, tuple[tuple, VirtualFunction]] = {}
     for table in vtables:
         kinds = _slot_kinds(table, calls_delete)
         for slot, target in enumerate(table.slots):
             if isinstance(target, int):
-                rank = (len(table.slots), table.class_name)
+                rank = (depth.get(table.typeinfo, 0), len(table.slots), table.class_name)
                 current = owners.get(target)
-                if current is None or rank < current[:2]:
-                    owners[target] = (*rank, VirtualFunction(target, table.class_name, slot, kinds[slot]))
-    found = {address: function for address, (_, _, function) in owners.items()}
+                if current is None or rank < current[0]:
+                    owners[target] = (rank, VirtualFunction(target, table.class_name, slot, kinds[slot]))
+    found = {address: function for address, (_, function) in owners.items()}
     logger.info("RTTI: %d classes, %d vtables, %d virtual functions", len(names), len(vtables), len(found))
     return found
+
+
+def _inheritance_depths(words: _Words, symbolic: dict[int, int | str], names: dict[int, str]) -> dict[int, int]:
+    """Count each class's bases through the first base that its type_info names.
+
+    A single-base type_info holds its base's type_info after the name; a multiple-base one holds
+    flags and a count there, then its first base. A method that several classes' vtables hold
+    belongs to the one with the fewest bases.
+    """
+    def word(address: int) -> int | str | None:
+        return symbolic.get(address, words.value(address))
+
+    parent = {}
+    for typeinfo in names:
+        for offset in (16, 24):
+            base = word(typeinfo + offset)
+            if isinstance(base, int) and base in names and base != typeinfo:
+                parent[typeinfo] = base
+                break
+    depths = {}
+    for typeinfo in names:
+        count, current, seen = 0, typeinfo, {typeinfo}
+        while current in parent and parent[current] not in seen:
+            current = parent[current]
+            seen.add(current)
+            count += 1
+        depths[typeinfo] = count
+    return depths
 
 
 def _slot_kinds(table: _Vtable, calls_delete: Callable[[int], bool]) -> list[str]:
@@ -159,9 +195,13 @@ def _type_names(space: LinkedSpace, words: _Words, symbolic: dict[int, int | str
     for start, array in zip(words.starts, words.arrays):
         if len(array) < 2:
             continue
-        # Word k+1 must point into a read-only string section for word k to start a type_info.
-        candidates = np.flatnonzero((array[1:] >= space.low) & (array[1:] < space.high))
-        for index in candidates.tolist():
+        # Word k+1 must point into a read-only string section for word k to start a type_info. In a
+        # shared object an exported name string is reached through a symbol relocation instead.
+        candidates = set(np.flatnonzero((array[1:] >= space.low) & (array[1:] < space.high)).tolist())
+        candidates |= {(address - 8 - start) // 8 for address, target in symbolic.items()
+                       if isinstance(target, int) and start + 8 <= address < start + 8 * len(array)
+                       and (address - start) % 8 == 0}
+        for index in sorted(candidates):
             address = start + 8 * index
             first = symbolic.get(address, int(array[index]))
             if isinstance(first, str):
@@ -169,7 +209,9 @@ def _type_names(space: LinkedSpace, words: _Words, symbolic: dict[int, int | str
                     continue
             elif not first or space.region(first) is None:
                 continue
-            pointer = int(array[index + 1])
+            pointer = symbolic.get(address + 8, int(array[index + 1]))
+            if not isinstance(pointer, int):
+                continue
             if pointer not in strings:
                 strings[pointer] = _class_name(space, pointer)
             if strings[pointer]:
@@ -183,10 +225,21 @@ def _class_name(space: LinkedSpace, address: int) -> str | None:
     if region is None or not region.section.name.startswith(".rodata") or region.section.is_writable:
         return None
     text = read_string(space.section_bytes(region.section), address - region.start)
-    if not text or not _TYPE_NAME.fullmatch(text):
+    return class_of_type_name(text) if text else None
+
+
+def class_of_type_name(text: str) -> str | None:
+    """Demangle a type_info's name string (``N4gold6OutputE`` -> ``gold::Output``), or return None.
+
+    Names that are too long, or have enough back-references to expand enormously, are refused.
+    """
+    if text.startswith("*"):  # GCC marks names that are local to one file (anonymous namespaces)
+        text = text[1:]
+    if (len(text) > MAX_TYPE_NAME or not _TYPE_NAME.fullmatch(text)
+            or len(_BACK_REFERENCE.findall(text)) > MAX_BACK_REFERENCES):
         return None
     demangled = demangle("_ZTS" + text)
-    if not demangled or not demangled.startswith(_TYPEINFO_PREFIX):
+    if not demangled or not demangled.startswith(_TYPEINFO_PREFIX) or len(demangled) > MAX_CLASS_NAME:
         return None
     return demangled[len(_TYPEINFO_PREFIX):]
 
@@ -195,27 +248,42 @@ def _vtables(words: _Words, symbolic: dict[int, int | str], names: dict[int, str
              function_starts: set[int]) -> list[_Vtable]:
     """Find primary vtables: offset to top 0, a known type_info, then at least one function pointer."""
     typeinfos = np.array(sorted(names), dtype="<u8")
+    # In a shared object an exported class's type_info pointer is a symbol relocation (R_X86_64_64).
+    symbolic_hits = {address for address, target in symbolic.items() if isinstance(target, int) and target in names}
     tables = []
     for start, array in zip(words.starts, words.arrays):
-        hits = np.flatnonzero(np.isin(array, typeinfos))
-        for index in hits.tolist():
-            if index == 0 or int(array[index - 1]) != 0:
+        hits = set(np.flatnonzero(np.isin(array, typeinfos)).tolist())
+        hits |= {(address - start) // 8 for address in symbolic_hits
+                 if start <= address < start + 8 * len(array) and (address - start) % 8 == 0}
+        for index in sorted(hits):
+            if index == 0 or int(array[index - 1]) != 0 or (start + 8 * (index - 1)) in symbolic:
                 continue
-            slots = _slots(start, array, index + 1, symbolic, function_starts)
-            if slots:
-                tables.append(_Vtable(names[int(array[index])], slots))
+            typeinfo = symbolic.get(start + 8 * index, int(array[index]))
+            slots = _slots(start, array, index + 1, symbolic, function_starts, names)
+            if any(isinstance(slot, int) for slot in slots):
+                tables.append(_Vtable(names[typeinfo], typeinfo, slots))
     return tables
 
 
 def _slots(start: int, array: np.ndarray, first: int, symbolic: dict[int, int | str],
-           function_starts: set[int]) -> tuple[int | str, ...]:
-    slots: list[int | str] = []
+           function_starts: set[int], names: dict[int, str]) -> tuple[int | str | None, ...]:
+    """Read a vtable's function pointers; a 0 (an abstract class's destructor slot) reads as None.
+
+    The slots end at the first word that is neither a function, a pure virtual placeholder nor 0,
+    or at a 0 that starts the next vtable (0, then a type_info pointer). Trailing zeros are dropped.
+    """
+    slots: list[int | str | None] = []
     for index in range(first, len(array)):
         target = symbolic.get(start + 8 * index, int(array[index]))
         if target in PURE_VIRTUAL or (isinstance(target, int) and target in function_starts):
             slots.append(target)
+        elif target == 0 and index + 1 < len(array) and \
+                symbolic.get(start + 8 * (index + 1), int(array[index + 1])) not in names:
+            slots.append(None)
         else:
             break
+    while slots and slots[-1] is None:
+        slots.pop()
     return tuple(slots)
 
 

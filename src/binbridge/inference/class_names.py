@@ -32,6 +32,7 @@ SLOT_METHOD_CONFIDENCE = 0.5
 _OPERATOR_DELETE = "_ZdlPv"
 # A static libstdc++ links operator delete in: ``jmp <free>``, and the sized form jumps to that.
 # Neither is long enough for a signature, so the shape of the body identifies them.
+_FREE_NAMES = frozenset({"free", "__libc_free", "cfree"})
 _JUMP_ONLY = re.compile(r"^(?:endbr64\n)?jmp (<free>|FUNC)$")
 
 
@@ -81,6 +82,9 @@ class ClassInputs:
     def delete_functions(self, known: dict[int, str]) -> set[int]:
         """Return the addresses of operator delete: a known ``_ZdlPv…`` name, or a jump to free or to one of those."""
         found = {address for address, name in known.items() if name.startswith(_OPERATOR_DELETE)} | self.frees
+        # In a fully static program free itself is linked in; a signature may name it.
+        frees = {address for address, name in known.items() if name in _FREE_NAMES}
+        found |= {address for address, target in self.jumps.items() if target in frees}
         for _ in range(2):  # sized delete -> delete -> free
             found |= {address for address, target in self.jumps.items() if target in found}
         return found
@@ -101,7 +105,11 @@ def class_names(path: str | os.PathLike[str], inputs: ClassInputs, known: dict[i
     def calls_delete(address: int) -> bool:
         return address in inputs.imports_delete or any(target in deletes for target in inputs.targets.get(address, ()))
 
-    found = find_virtual_functions(space, inputs.starts, calls_delete)
+    try:
+        found = find_virtual_functions(space, inputs.starts, calls_delete)
+    except MemoryError:  # a type name built to demangle to gigabytes, past the length limits
+        logger.warning("%s: C++ type names too large to read; virtual functions are left to the model", path)
+        return {}
     names = {}
     for address, function in found.items():
         if address in inputs.named or address in known:
