@@ -116,9 +116,9 @@ def find_virtual_functions(space: LinkedSpace, function_starts: set[int],
 def _inheritance_depths(words: _Words, symbolic: dict[int, int | str], names: dict[int, str]) -> dict[int, int]:
     """Count each class's bases through the first base that its type_info names.
 
-    A single-base type_info holds its base's type_info after the name; a multiple-base one holds
-    flags and a count there, then its first base. A method that several classes' vtables hold
-    belongs to the one with the fewest bases.
+    In a single-base type_info the base's type_info follows the name. In a multiple-base one,
+    flags and a count follow the name, then the first base. A method that the vtables of several
+    classes list belongs to the class with the fewest bases.
     """
     def word(address: int) -> int | str | None:
         return symbolic.get(address, words.value(address))
