@@ -146,7 +146,7 @@ Stream *make_stream() { return new FileStream; }
 """
 
 
-def test_shared_object_vtables_through_symbol_relocations(tmp_path):
+def test_shared_object_symbol_relocations(tmp_path):
     """An exported class's vtable reaches its type_info and name through R_X86_64_64 relocations."""
     compiler = shutil.which("g++")
     if compiler is None:

@@ -79,7 +79,7 @@ def test_wrapper_needs_two_thirds_of_projects():
     assert set(SignatureIndex.build(votes).calls.values()) == {"quote"}
 
 
-def test_siblings_of_one_program_get_the_plainest_name():
+def test_siblings_get_plainest_name():
     """quotearg_n and quote_n: same code, same callee, two functions of one program; one vote."""
     siblings = [NamedCode("quotearg_n", WRAPPER, "prog:0x20", "prog", ("quotearg_n_options",)),
                 NamedCode("quote_n", WRAPPER, "prog:0x10", "prog", ("quotearg_n_options",))]
@@ -91,7 +91,7 @@ def test_self_and_cold_alone_give_no_key():
     assert function_call_key(WRAPPER, (COLD_CALLEE,)) is None
 
 
-def test_names_a_signature_file_cannot_hold_are_skipped():
+def test_invalid_names_skipped():
     bad = [NamedCode("lib\x01wrap", WRAPPER, f"p{k}:0x10", f"p{k}", ("quote_n",)) for k in range(3)]
     index = SignatureIndex.build(bad)
     assert not index.calls
@@ -108,7 +108,7 @@ def test_unknown_callee_gives_no_key():
     assert function_call_key("jmp FUNC", ("target",)) is None  # an alias: one instruction
 
 
-def test_callees_cell_must_match_the_branches():
+def test_callees_cell_matches_branches():
     good = row_code("quote", "", WRAPPER, "a", "0x10", 0, "p", "quote_n")
     assert good.callees == ("quote_n",)
     wrong = row_code("quote", "", WRAPPER, "a", "0x10", 0, "p", "quote_n extra")
@@ -176,14 +176,14 @@ def _name_with(programs, tmp_path, *signed: str) -> dict:
             for f in json.loads(named.stdout)["functions"]}
 
 
-def test_chain_of_wrappers_named_in_a_stripped_program(programs, tmp_path):
+def test_wrapper_chain_named_when_stripped(programs, tmp_path):
     found = _name_with(programs, tmp_path, "program0", "program1")
     assert found["table_lookup"] == ("table_lookup", "signature", 0.95)
     assert found["table_find"] == ("table_find", "signature", CALLS_CONFIDENCE)
     assert found["table_find_next"] == ("table_find_next", "signature", CALLS_CONFIDENCE)
 
 
-def test_wrappers_of_an_unknown_callee_stay_unnamed(programs, tmp_path):
+def test_unknown_callee_wrappers_unnamed(programs, tmp_path):
     """program_other's wrappers have the same code, but its table_lookup does not match program3's."""
     found = _name_with(programs, tmp_path, "program_other")
     assert found["table_lookup"][1] == "model"

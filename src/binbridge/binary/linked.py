@@ -106,7 +106,7 @@ class LinkedSpace(AddressSpace):
     def pointer_words(self, section) -> tuple[np.ndarray, dict[int, int | str]]:
         """Return a data section's 8-byte words as the loader leaves them, and the symbolic ones.
 
-        The array holds each aligned word from the file, with the addend of a RELATIVE relocation in
+        The array contains each aligned word from the file, with the addend of a RELATIVE relocation in
         place of the word where there is one. The dict maps the address of a word that a symbol
         relocation sets to its target: an address, or ``<name>`` for an import.
         """

@@ -16,7 +16,7 @@ from binbridge.progress import progress_bar
 logger = logging.getLogger(__name__)
 
 # callees would need every function's name before the first row is written, so extraction leaves it
-# out; ``binbridge signatures`` reads binaries directly for call keys.
+# out. ``binbridge signatures`` reads binaries directly for call keys.
 EXTRACT_COLUMNS = list(REQUIRED_COLUMNS) + [column for column in OPTIONAL_COLUMNS if column != "callees"]
 
 

@@ -36,6 +36,8 @@ class CallContext:
     signatures: Sequence[SignatureIndex]
     known: dict[int, str] = field(default_factory=dict)
     """Address -> name from a symbol, the start-up code or a signature."""
+    matches: dict[int, SignatureMatch] = field(default_factory=dict)
+    """Address -> signature match of a function without a kept name, so the second read need not look it up again."""
     pending: list[_Pending] = field(default_factory=list)
 
     @property
@@ -43,13 +45,14 @@ class CallContext:
         return any(index.calls for index in self.signatures)
 
     def add(self, function: ExtractedFunction, name: str | None) -> None:
-        """Note one function of the first read; ``name`` is its symbol or start-up name, if it keeps one."""
+        """Record one function of the first read. ``name`` is its symbol or start-up name, if it keeps one."""
         if name:
             self.known[function.address] = name
             return
         match = next((m for m in (index.lookup(function.assembly) for index in self.signatures) if m), None)
         if match is not None:
             self.known[function.address] = match.name
+            self.matches[function.address] = match
             return
         targets = internal_targets(function.outside_branches)
         text = linked_text(function.assembly)

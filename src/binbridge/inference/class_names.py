@@ -62,7 +62,7 @@ class ClassInputs:
     """Function -> the function that its whole body (one ``jmp``) goes to."""
 
     def add(self, function: ExtractedFunction, name: str | None, own_string: str | None) -> None:
-        """Note one function; ``name`` is the name it keeps (a symbol), ``own_string`` its ``__func__`` name."""
+        """Record one function: ``name`` is the name it keeps (a symbol), ``own_string`` its ``__func__`` name."""
         self.starts.add(function.address)
         if name:
             self.named.add(function.address)
@@ -82,7 +82,7 @@ class ClassInputs:
     def delete_functions(self, known: dict[int, str]) -> set[int]:
         """Return the addresses of operator delete: a known ``_ZdlPv…`` name, or a jump to free or to one of those."""
         found = {address for address, name in known.items() if name.startswith(_OPERATOR_DELETE)} | self.frees
-        # In a fully static program free itself is linked in; a signature may name it.
+        # In a fully static program free itself is linked in, so only a signature can name it.
         frees = {address for address, name in known.items() if name in _FREE_NAMES}
         found |= {address for address, target in self.jumps.items() if target in frees}
         for _ in range(2):  # sized delete -> delete -> free
@@ -92,7 +92,10 @@ class ClassInputs:
 
 def class_names(path: str | os.PathLike[str], inputs: ClassInputs, known: dict[int, str],
                 string_names: bool) -> dict[int, PresetName]:
-    """Return RTTI names for the unnamed virtual functions of a linked file; ``known``: address -> name so far."""
+    """Return RTTI names for the unnamed virtual functions of a linked file.
+
+    ``known`` maps addresses to the names found so far (symbols, signatures, call keys).
+    """
     elf = open_input(path).elf
     if elf is None or elf.is_relocatable:
         return {}

@@ -150,12 +150,14 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     if (cold_parts or calls is not None or classes is not None) and info.kind != "archive":
         cold = _find_cold_parts(path, rename_symbols, calls, classes)
         if calls is not None:
+            # The first read's signature matches are kept, so the model's predictor does not look them up again.
+            matches = {**calls.matches, **calls.resolve(cold.parents)}
             preset = {address: PresetName(match.name, match.confidence, SOURCE_SIGNATURE)
-                      for address, match in calls.resolve(cold.parents).items()}
+                      for address, match in matches.items()}
         if classes is not None:
             known = calls.known if calls is not None else {}
-            found = class_names(path, classes, known, string_names)
-            preset.update({address: name for address, name in found.items() if address not in preset})
+            virtual = class_names(path, classes, known, string_names)
+            preset.update({address: name for address, name in virtual.items() if address not in preset})
         if not cold_parts:
             cold = ColdParts()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
