@@ -4,7 +4,12 @@
 Baselines:
 - most frequent words: always predict the training set's most frequent name words;
 - nearest neighbour: the name of the training function whose mean-pooled encoder
-  features are closest (cosine) to the test function's.
+  features are closest (cosine) to the test function's;
+- most frequent words with the library prefix: the first baseline with the prefix
+  that the name-word model gets (``pcap`` for libpcap), for a fair comparison.
+
+The name-word model takes each row's library prefix from its ``binary`` column, as
+``binbridge infer`` does; ``--prefix none`` turns that off.
 
 Usage:
     python benchmarks/heldout_benchmark.py --train_data DIR/train.csv --test_data DIR/test.csv \
@@ -34,6 +39,9 @@ def main() -> int:
     parser.add_argument("--no_string_names", action="store_true",
                         help="decode every name, ignoring __func__ strings (measures the model alone)")
     parser.add_argument("--no_signatures", action="store_true", help="ignore the model folder's signatures.json")
+    parser.add_argument("--namer", choices=("auto", "words", "decoder"), default="auto",
+                        help="what names the functions (see 'binbridge name --help')")
+    parser.add_argument("--prefix", default="auto", help="library prefix: auto, none or a word")
     parser.add_argument("--max_train", type=int, default=20000, help="training rows for the retrieval index")
     parser.add_argument("-o", "--output_dir", default="work/bench/heldout", help="report folder")
     args = parser.parse_args()
@@ -45,10 +53,12 @@ def main() -> int:
     random.Random(0).shuffle(train)
     train = train[: args.max_train]
     predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names,
-                                        model_signatures=not args.no_signatures)
+                                        model_signatures=not args.no_signatures, namer=args.namer,
+                                        prefix=args.prefix)
 
     started = time.time()
-    predictions = predictor.predict([r.assembly for r in test], show_progress=True)
+    prefixes = [predictor.prefix_for(r.binary) for r in test]
+    predictions = predictor.predict([r.assembly for r in test], show_progress=True, prefixes=prefixes)
     model_seconds = time.time() - started
 
     frequent = most_frequent_words_baseline([r.function_name for r in train])
@@ -59,6 +69,9 @@ def main() -> int:
         BaselinePredictions("most frequent words", f"always '{frequent.name}'", [frequent.name] * len(test)),
         BaselinePredictions("nearest neighbour", f"cosine over mean-pooled encoder features, {len(train)} "
                             "training functions", list(neighbours.predicted_names)),
+        BaselinePredictions("most frequent words with the library prefix",
+                            f"'PREFIX_{frequent.name}' where the binary has a prefix, else '{frequent.name}'",
+                            [f"{p}_{frequent.name}" if p else frequent.name for p in prefixes]),
     ]
     rows = [PredictionRow(r.function_name, p.name or "", r.project, r.opt_level) for r, p in zip(test, predictions)]
     report = evaluate(rows, config=EvaluationConfig(), baselines=baselines, source=args.test_data)

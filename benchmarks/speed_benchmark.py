@@ -48,7 +48,7 @@ def bench_name(binary: str, flags: list[str], runs: int = 3) -> None:
         output = f"{folder}/names.json"
         times = [timed([*BINBRIDGE, "name", binary, "--format", "json", "-o", output, *flags]) for _ in range(runs)]
         functions = json.loads(Path(output).read_text())["functions"]
-    sources = {source: sum(f["source"] == source for f in functions) for source in ("symbol", "signature", "string", "cold", "model")}
+    sources = {source: sum(f["source"] == source for f in functions) for source in ("symbol", "signature", "string", "cold", "words", "model")}
     seconds = min(times)
     print(json.dumps({"mode": "name", "input": binary, "flags": flags, "functions": len(functions),
                       "sources": sources, "seconds": round(seconds, 2), "all_seconds": [round(t, 2) for t in times],

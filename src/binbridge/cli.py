@@ -105,13 +105,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_words(args: argparse.Namespace) -> int:
+    from binbridge.training.word_training import WordTrainingArguments, train_words
+
+    fields = {k: v for k, v in vars(args).items() if k in WordTrainingArguments.__dataclass_fields__}
+    fields["show_progress"] = _show_progress(args)
+    result = train_words(WordTrainingArguments(**fields))
+    scored = f"; eval SymLM-style F1 {result.eval_f1:.4f} at epoch {result.best_epoch}" if result.eval_f1 is not None else ""
+    print(f"trained the name-word model on {_count(result.rows, 'function')} in {result.seconds:.0f} s "
+          f"({result.words} words, {result.features} features){scored}; names use up to {result.max_words} "
+          f"words (relative threshold {result.relative_threshold:g}); wrote {result.output_dir}", file=sys.stderr)
+    return 0
+
+
 def _predictor(args: argparse.Namespace):
     from binbridge.inference.predictor import NamePredictor
 
     _quiet_transformers()
+    namer = args.namer
+    if namer == "auto" and args.show_analysis:
+        namer = "decoder"  # only the decoder writes an analysis
     predictor = NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads,
                                         string_names=not args.no_string_names,
-                                        model_signatures=not args.no_signatures, signature_files=args.signatures)
+                                        model_signatures=not args.no_signatures, signature_files=args.signatures,
+                                        namer=namer, prefix=args.prefix)
     # argparse already checked the values (cli_options._decoding_factor).
     for option in ("guidance_scale", "repetition_penalty", "name_start_guidance"):
         value = getattr(args, option)
@@ -269,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrorParser(prog="binbridge", description="Name the functions of stripped x86-64 binaries.")
     parser.add_argument("--version", action="version", version=f"binbridge {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    handlers = {"extract": cmd_extract, "train": cmd_train, "infer": cmd_infer, "name": cmd_name, "eval": cmd_eval,
+    handlers = {"extract": cmd_extract, "train": cmd_train, "train-words": cmd_train_words, "infer": cmd_infer, "name": cmd_name, "eval": cmd_eval,
                 "split": cmd_split, "corpus": cmd_corpus, "signatures": cmd_signatures}
     add_subcommands(parser, handlers)
     return parser

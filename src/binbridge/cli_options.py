@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
+
+_PREFIX_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]{0,39}")
 
 
 def _positive_int(text: str) -> int:
@@ -38,6 +41,23 @@ def _learning_rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"{value} is outside (0, 1); try 2e-4")
+    return value
+
+
+def _prefix(text: str) -> str:
+    if text in ("auto", "none") or _PREFIX_WORD.fullmatch(text):
+        return text
+    raise argparse.ArgumentTypeError(f"invalid prefix {text!r}; use auto, none, or one word of letters and "
+                                     "digits (at most 40) such as pcap")
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is outside (0, 1]; try 0.2")
     return value
 
 
@@ -155,6 +175,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no_signatures", action="store_true",
                         help="ignore the model folder's signatures.json (files given with --signatures still apply)")
     _add_decoding_arguments(parser, default="default: the model's saved value; 1.0 turns it off")
+    parser.add_argument("--namer", choices=("auto", "words", "decoder"), default="auto",
+                        help="what names the functions that no symbol, signature or string names: 'words', the "
+                             "name-word model (source 'words'); 'decoder', the Q-Former and decoder (source "
+                             "'model', writes the analysis too); 'auto' (default): words when the model folder "
+                             "has a name-word model and --show_analysis is not given, else decoder")
+    parser.add_argument("--prefix", type=_prefix, default="auto", metavar="WORD",
+                        help="library prefix that the name-word model writes where it predicts one (pcap_open); "
+                             "'auto' (default) takes it from a lib*.so SONAME or lib* file name (libpcap.so.1 -> "
+                             "pcap; for 'infer', the binary column), 'none' never writes one")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")
 
@@ -221,6 +250,7 @@ def add_subcommands(parser: argparse.ArgumentParser, handlers: dict) -> None:
     evaluate.add_argument("--train_data", help="training CSV, for the most-frequent-words baseline")
     evaluate.set_defaults(handler=handlers["eval"])
 
+    add_train_words_subcommand(sub, handlers["train-words"])
     add_split_subcommand(sub, handlers["split"])
     add_corpus_subcommand(sub, handlers["corpus"])
     add_signatures_subcommand(sub, handlers["signatures"])
@@ -240,6 +270,32 @@ def add_signatures_subcommand(sub, handler) -> None:
     signatures.add_argument("--no_progress", action="store_true",
                             help="hide the progress bar (shown on a terminal; counts functions signed)")
     signatures.set_defaults(handler=handler)
+
+
+def add_train_words_subcommand(sub, handler) -> None:
+    words = sub.add_parser("train-words", help="train the name-word model and add it to a model folder")
+    words.add_argument("--train_data", required=True, help="training dataset CSV (from 'binbridge corpus build')")
+    words.add_argument("--eval_data", help="eval dataset CSV: picks the best epoch and the naming rule "
+                                           "(words per name, relative threshold) by SymLM-style F1")
+    words.add_argument("-o", "--output_dir", required=True,
+                       help="model folder to add word_model.json and word_model.safetensors to (created if missing)")
+    words.add_argument("--epochs", type=_positive_int, default=2, help="passes over the training rows (default 2)")
+    words.add_argument("--batch_size", type=_positive_int, default=64, help="functions per step (default 64)")
+    words.add_argument("--learning_rate", type=_learning_rate, default=3e-3, help="Adam learning rate (default 3e-3)")
+    words.add_argument("--dim", type=_positive_int, default=64, help="feature embedding size (default 64)")
+    words.add_argument("--vocabulary_size", type=_positive_int, default=4000,
+                       help="most frequent training name words the model predicts (default 4000)")
+    words.add_argument("--max_features", type=_positive_int, default=40000,
+                       help="features (mnemonics, imports, strings, constants) that get an embedding row; the "
+                            "file grows by dim x 2 bytes per feature (default 40000, about 5 MB)")
+    words.add_argument("--min_feature_count", type=_positive_int, default=3,
+                       help="training functions a feature must occur in to get a row (default 3)")
+    words.add_argument("--prefix_share", type=_share, default=0.2,
+                       help="a project's most common name word counts as its prefix when at least this fraction "
+                            "of its names use it (default 0.2)")
+    words.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    words.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    words.set_defaults(handler=handler)
 
 
 def add_split_subcommand(sub, handler) -> None:

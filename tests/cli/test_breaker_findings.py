@@ -309,10 +309,13 @@ def test_train_output_dir_is_a_file(tmp_path):
 class FixedPredictor:
     """Stand-in for NamePredictor that names every function the same."""
 
-    def predict(self, assemblies):
+    def predict(self, assemblies, prefixes=None):
         from binbridge.model.binbridge import GeneratedName
 
         return [GeneratedName(name="fixed_name", analysis="", confidence=0.5, raw_text="") for _ in assemblies]
+
+    def prefix_for(self, binary, soname=""):
+        return None
 
 
 def test_interactive_survives_huge_immediate():

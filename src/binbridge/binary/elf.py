@@ -39,6 +39,7 @@ STT_OBJECT, STT_FUNC, STT_SECTION, STT_GNU_IFUNC = 1, 2, 3, 10
 
 PT_INTERP = 3
 DT_FLAGS_1, DF_1_PIE = 0x6FFFFFFB, 0x08000000
+DT_SONAME = 14
 
 SYMBOL_DTYPE = np.dtype(
     [("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"), ("value", "<u8"), ("size", "<u8")]
@@ -259,6 +260,21 @@ class ElfFile:
         entries = np.frombuffer(self.section_data(dynamic), dtype="<i8").reshape(-1, 2)
         flags = entries[entries[:, 0] == DT_FLAGS_1, 1]
         return bool(len(flags) and int(flags[0]) & DF_1_PIE)
+
+    @cached_property
+    def soname(self) -> str:
+        """The shared object's DT_SONAME (``libpcap.so.0.8``), or "" when it has none or it is unreadable."""
+        dynamic = next((s for s in self.sections if s.type == SHT_DYNAMIC), None)
+        if dynamic is None or dynamic.size % 16 or not 0 < dynamic.link < len(self.sections):
+            return ""
+        entries = np.frombuffer(self.section_data(dynamic), dtype="<i8").reshape(-1, 2)
+        offsets = entries[entries[:, 0] == DT_SONAME, 1]
+        strings = self.section_data(self.sections[dynamic.link])
+        if not len(offsets) or not 0 <= int(offsets[0]) < len(strings):
+            return ""
+        start = int(offsets[0])
+        end = strings.find(b"\0", start)
+        return strings[start:end if end >= 0 else len(strings)].decode("utf-8", "replace")
 
     def section(self, name: str) -> Section | None:
         return self._by_name.get(name)

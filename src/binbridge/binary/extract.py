@@ -152,7 +152,8 @@ def describe_binary(path: str | os.PathLike[str]) -> BinaryInfo:
     if opened.archive is not None:
         stripped = not any(has_function_symbols(elf) for elf in archive_elves(opened.archive, warn=False))
         return BinaryInfo(opened.path, digest, ARCH, "archive", stripped)
-    return BinaryInfo(opened.path, digest, ARCH, opened.elf.kind, not has_function_symbols(opened.elf))
+    return BinaryInfo(opened.path, digest, ARCH, opened.elf.kind, not has_function_symbols(opened.elf),
+                      opened.elf.soname)
 
 
 def find_function(path: str | os.PathLike[str], address: int) -> ExtractedFunction:

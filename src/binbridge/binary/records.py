@@ -63,3 +63,5 @@ class BinaryInfo:
     """One of ``"executable"``, ``"shared_object"``, ``"relocatable"`` or ``"archive"``."""
     stripped: bool
     """True when .symtab has no sized function symbols (for archives: in no member)."""
+    soname: str = ""
+    """DT_SONAME of a shared object (``libpcap.so.0.8``); "" for other files."""

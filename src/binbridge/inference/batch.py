@@ -24,7 +24,9 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
               *, show_analysis: bool = False, show_progress: bool = False) -> BatchInferenceResult:
     """Write ``output_path``: the input rows plus ``predicted_name``, ``confidence`` and ``name_source``.
 
-    ``name_source`` is ``model`` for decoded names, ``signature`` for known functions
+    ``name_source`` is ``words`` for names from the name-word model (with the library
+    prefix taken from the ``binary`` column when the predictor's prefix is ``auto``),
+    ``model`` for decoded names, ``signature`` for known functions
     (``binbridge.data.signatures``) and ``string`` for names read from the function's
     ``__func__`` strings (``binbridge.inference.string_names``).
 
@@ -49,7 +51,9 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
 
 
 def _predict_chunk(predictor, chunk, writer, show_analysis, show_progress) -> int:
-    generated = predictor.predict([row["assembly"] or "" for row in chunk], show_progress=show_progress)
+    prefixes = [predictor.prefix_for(row.get("binary") or None) for row in chunk]
+    generated = predictor.predict([row["assembly"] or "" for row in chunk], show_progress=show_progress,
+                                  prefixes=prefixes)
     for row, prediction in zip(chunk, generated):
         row["predicted_name"] = prediction.name or ""
         row["confidence"] = f"{prediction.confidence:.4f}"

@@ -54,7 +54,7 @@ def to_table(naming: BinaryNaming, with_analysis: bool = False) -> str:
         if with_analysis and row.get("analysis"):
             lines.append(f"{'':>18}  analysis: {row['analysis']}")
     sources = Counter(r["source"] for r in rows)
-    lines.append(f"# {naming.info.path}: {len(rows)} functions, {sources['model']} named by the model, "
+    lines.append(f"# {naming.info.path}: {len(rows)} functions, {sources['words'] + sources['model']} named by the model, "
                  f"{sources['signature']} by signatures, {sources['rtti']} from C++ RTTI, "
                  f"{sources['string']} by their strings, "
                  f"{sources['cold']} as cold parts, {sources['runtime']} as start-up code, "

@@ -27,6 +27,8 @@ class InteractiveQuery:
 
     assembly: str
     label: str
+    binary: str | None = None
+    """The binary that a BINARY ADDRESS query read; None for pasted assembly."""
 
 
 def parse_address(text: str) -> int:
@@ -53,7 +55,7 @@ def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
             if len(parts) == 2 and os.path.exists(parts[0]):
                 address = parse_address(parts[1])
                 function = find_function(parts[0], address)
-                return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}")
+                return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}", parts[0])
             if len(parts) == 2 and "/" in parts[0] and _HEX_ADDRESS.fullmatch(parts[1]):
                 # No instruction has a slash in its mnemonic, so this is a mistyped BINARY ADDRESS.
                 raise InputError(parts[0], "file not found", "check the path of BINARY ADDRESS, or paste assembly")
@@ -77,7 +79,7 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
             query = read_query(read_line)
             if query is None:
                 return served
-            prediction = predictor.predict([query.assembly])[0]
+            prediction = predictor.predict([query.assembly], prefixes=[predictor.prefix_for(query.binary)])[0]
         except BinbridgeError as error:
             write(f"error: {error}\n")
             continue

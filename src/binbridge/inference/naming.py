@@ -20,12 +20,15 @@ from binbridge.inference.class_names import ClassInputs, PresetName, class_names
 from binbridge.inference.predictor import NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
+from binbridge.inference.word_names import SOURCE_WORDS
 from binbridge.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
 SOURCE_SYMBOL = "symbol"
 SOURCE_MODEL = "model"
+# Sources of names that a model guessed: the decoder's and the name-word model's.
+MODEL_SOURCES = (SOURCE_MODEL, SOURCE_WORDS)
 SOURCE_COLD = "cold"
 COLD_SUFFIX = ".cold"
 _COLD_SYMBOL = re.compile(r"(.+)\.cold(?:\.\d+)?$")
@@ -39,7 +42,7 @@ class NamedFunction:
     confidence: float
     # "symbol", "runtime" (GCC start-up code, see binary.runtime), "signature", "rtti" (a C++ virtual
     # function, see inference.class_names), "string" (a __func__ string, see inference.string_names),
-    # "cold" or "model"
+    # "cold", "words" (the name-word model, see inference.word_names) or "model" (the decoder)
     source: str
     analysis: str = ""
     # Archive member (``adler32.o``) of a function read from a .a file, whose address is an
@@ -77,7 +80,7 @@ def _chunks(functions: Iterator[ExtractedFunction], size: int) -> Iterator[list[
 def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor | None, *,
                          chunk_size: int = 512, rename_symbols: bool = False, show_progress: bool = False,
                          unnamed: frozenset[int] = frozenset(),
-                         preset: dict[int, PresetName] | None = None) -> Iterator[NamedFunction]:
+                         preset: dict[int, PresetName] | None = None, soname: str = "") -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
@@ -86,16 +89,17 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
     Functions at the addresses in ``unnamed`` (cold parts, named later by
     ``name_binary``) come back with an empty name and source ``cold``. Functions in ``preset``
     (call keys and RTTI, found during ``name_binary``'s first read) get those names without the model.
+    ``soname`` (a shared object's DT_SONAME) tells the name-word model the library prefix.
     """
     bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
     try:
-        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, preset or {}, bar)
+        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, preset or {}, bar, soname)
     finally:
         bar.close()
 
 
 def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unnamed: frozenset[int],
-                  preset: dict[int, PresetName], bar) -> Iterator[NamedFunction]:
+                  preset: dict[int, PresetName], bar, soname: str) -> Iterator[NamedFunction]:
     """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
     member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
@@ -107,7 +111,8 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
                 raise ValueError("functions without symbols need a model")
             if not isinstance(predictor, NamePredictor):
                 predictor = predictor()  # a factory: load the model only once a function needs it
-            generated = predictor.predict([f.assembly for f in to_predict])
+            prefix = predictor.prefix_for(path, soname)
+            generated = predictor.predict([f.assembly for f in to_predict], prefixes=[prefix] * len(to_predict))
             predictions = {id(f): g for f, g in zip(to_predict, generated)}
         for function in chunk:
             prediction = predictions.get(id(function))
@@ -162,7 +167,7 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
             cold = ColdParts()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
-                                          preset=preset))
+                                          preset=preset, soname=info.soname))
     by_address = {f.address: f for f in functions}
     _name_functions_from_parts(cold, by_address, string_names)
     if unique:
@@ -249,13 +254,13 @@ def _name_functions_from_parts(cold: ColdParts, by_address: dict[int, NamedFunct
     """
     for parent, name in cold.symbol_names.items():  # strip -K kept foo.cold but not foo
         function = by_address[parent]
-        if function.source == SOURCE_MODEL:
+        if function.source in MODEL_SOURCES:
             function.name, function.confidence, function.source, function.analysis = name, 1.0, SOURCE_SYMBOL, ""
     if not string_names:
         return
     for part, name in cold.string_names.items():
         function = by_address[cold.parents[part]]
-        if function.source == SOURCE_MODEL:
+        if function.source in MODEL_SOURCES:
             function.name, function.confidence, function.source = name, STRING_NAME_CONFIDENCE, SOURCE_STRING
             function.analysis = ""
 

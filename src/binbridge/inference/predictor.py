@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from binbridge.errors import ModelLoadError
 from binbridge.data.signatures import SIGNATURE_FILE, SOURCE_SIGNATURE, SignatureIndex, load_signatures
 from binbridge.inference.string_names import string_prediction
+from binbridge.inference.word_names import WordNamer, library_prefix
 from binbridge.model.binbridge import BinbridgeModel, GeneratedName
 from binbridge.model.loading import load_model
 from binbridge.training.feature_cache import tokenize_assembly
@@ -23,6 +24,12 @@ logger = logging.getLogger(__name__)
 PROMPT_CHUNK_BATCHES = 8
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
+
+# Who writes the names that no signature, string or symbol gives: the name-word model
+# ("words"), the decoder ("decoder"), or "auto": the word model when the folder has one.
+NAMERS = ("auto", "words", "decoder")
+# Library prefix modes besides a literal word: "auto" guesses it from the file name or SONAME.
+PREFIX_AUTO, PREFIX_NONE = "auto", "none"
 
 
 def default_model_path() -> Path:
@@ -53,12 +60,17 @@ class NamePredictor:
     A function whose normalised code is in one of ``signatures`` (searched in order) gets the
     known name (source ``signature``, see ``data.signatures``). With ``string_names`` (the default), a function
     that passes its own ``__func__`` name to an assertion or error call gets that name (source
-    ``string``). The model names the rest.
+    ``string``). The model names the rest: with ``word_namer``, the name-word model
+    (source ``words``, see ``inference.word_names``); without, the decoder (source ``model``).
+
+    ``prefix`` is the library prefix that the word model's ``<prefix>`` entry stands for: a
+    word, ``"none"``, or ``"auto"`` (the default) to guess it from each binary's file name.
     """
 
     def __init__(self, model: BinbridgeModel, *, batch_size: int = 32, max_batch_tokens: int = 32768,
                  num_threads: int | None = None, decode_batch_size: int | None = None,
-                 string_names: bool = True, signatures: Sequence[SignatureIndex] = ()) -> None:
+                 string_names: bool = True, signatures: Sequence[SignatureIndex] = (),
+                 word_namer: WordNamer | None = None, prefix: str = PREFIX_AUTO) -> None:
         if model.encoder is None:
             raise ValueError("NamePredictor needs a model loaded with its encoder")
         self.model = model.eval()
@@ -68,15 +80,18 @@ class NamePredictor:
         self.max_batch_tokens = max_batch_tokens
         self.string_names = string_names
         self.signatures = list(signatures)
+        self.word_namer = word_namer
+        self.prefix = prefix
         if num_threads:
             torch.set_num_threads(num_threads)
 
     @classmethod
     def from_path(cls, model_path: str | os.PathLike[str] | None = None, *, model_signatures: bool = True,
-                  signature_files: Sequence[str | os.PathLike[str]] = (), **kwargs) -> "NamePredictor":
+                  signature_files: Sequence[str | os.PathLike[str]] = (), namer: str = "auto",
+                  **kwargs) -> "NamePredictor":
         """Load a model folder (the embedded model when ``model_path`` is None).
 
-        The signatures are those of ``signature_files``, merged, and then, with
+        ``namer`` is one of ``NAMERS``; ``"words"`` needs a folder with a name-word model. The signatures are those of ``signature_files``, merged, and then, with
         ``model_signatures``, the model folder's own ``signatures.json`` when it has one. The
         user's files come first, so they decide where both name a function.
         """
@@ -87,7 +102,19 @@ class NamePredictor:
             signatures.append(SignatureIndex.load(path / SIGNATURE_FILE))
         for index in signatures:
             logger.info("%d known-function signatures (%s)", len(index), index.description or "user files")
-        return cls(load_model(path), signatures=signatures, **kwargs)
+        word_namer = None if namer == "decoder" else WordNamer.from_folder(path)
+        if namer == "words" and word_namer is None:
+            raise ModelLoadError(path, "has no name-word model (word_model.json)",
+                                 "train one with 'binbridge train-words -o FOLDER', or pass --namer decoder")
+        return cls(load_model(path), signatures=signatures, word_namer=word_namer, **kwargs)
+
+    def prefix_for(self, binary: str | os.PathLike[str] | None, soname: str = "") -> str | None:
+        """The library prefix for functions of ``binary`` (see ``prefix``), or None."""
+        if self.prefix == PREFIX_NONE:
+            return None
+        if self.prefix != PREFIX_AUTO:
+            return self.prefix
+        return library_prefix(soname) or library_prefix(binary)
 
     def known_name(self, assembly: str) -> GeneratedName | None:
         """Return the prediction that needs no model: a signature match, then a string name, or None."""
@@ -102,8 +129,12 @@ class NamePredictor:
         return self.model.config.use_cot
 
     @torch.no_grad()
-    def predict(self, assemblies: Sequence[str], *, show_progress: bool = False) -> list[GeneratedName]:
+    def predict(self, assemblies: Sequence[str], *, show_progress: bool = False,
+                prefixes: Sequence[str | None] | None = None) -> list[GeneratedName]:
         """Return one prediction per assembly text, in input order.
+
+        ``prefixes`` gives each function's library prefix for the name-word model
+        (``prefix_for``); None means no prefix for any.
 
         The functions go through in chunks of ``PROMPT_CHUNK_BATCHES`` decoder batches, so memory
         contains one chunk's soft prompts (64 KB per function for the tiny preset), whatever the input size.
@@ -111,6 +142,12 @@ class NamePredictor:
         """
         found = [self.known_name(text) for text in assemblies]
         to_decode = [index for index, prediction in enumerate(found) if prediction is None]
+        if self.word_namer is not None:
+            named = self.word_namer.name([assemblies[i] for i in to_decode],
+                                         [prefixes[i] if prefixes else None for i in to_decode])
+            for index, prediction in zip(to_decode, named):
+                found[index] = prediction
+            return found
         prior = self.model.name_start_prior() if to_decode else None
         chunk = PROMPT_CHUNK_BATCHES * self.decode_batch_size
         for start in range(0, len(to_decode), chunk):

@@ -1,0 +1,114 @@
+"""Names from the name-word model: its most probable words, in their usual order.
+
+The model (``model.word_model``) scores name words from features that survive
+stripping. A name takes the top word and up to ``max_words - 1`` more whose
+probability is at least ``relative_threshold`` times the top word's. Where the
+top words include ``<prefix>``, the library's prefix takes its place
+(``pcap`` for ``libpcap.so.0.8``); without a known prefix that entry is skipped.
+The words are then written in the order they usually take in training names,
+prefix first: ``pcap_open_live``, not ``live_open_pcap``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from binbridge.model.binbridge import GeneratedName
+from binbridge.model.word_features import function_feature_ids
+from binbridge.model.word_model import PREFIX_WORD, NameWordModel, has_word_model, load_word_model
+
+SOURCE_WORDS = "words"
+BATCH_ROWS = 256
+
+_LIBRARY_STEM = re.compile(r"lib([A-Za-z]{2,})")
+
+
+def library_prefix(path: str | os.PathLike[str] | None) -> str | None:
+    """Guess a library's name prefix from its file name or SONAME, or None for other files.
+
+    ``libpcap.so.0.8`` -> ``pcap``, ``libpng16.so.16`` -> ``png``, ``libjpeg.a:jcapi.o`` -> ``jpeg``;
+    ``ls`` and ``libz.so.1`` (one letter) -> None. Only names that start with ``lib`` count:
+    programs rarely prefix their functions with the program's name.
+    """
+    if not path:
+        return None
+    name = os.path.basename(os.fspath(path).split(".a:", 1)[0])
+    match = _LIBRARY_STEM.match(name)
+    return match.group(1).lower() if match else None
+
+
+@dataclass(frozen=True)
+class WordChoice:
+    """The words of one name, before they are joined, with the probability of the first."""
+
+    words: tuple[str, ...]
+    confidence: float
+
+
+class WordNamer:
+    """Names functions with a ``NameWordModel``."""
+
+    def __init__(self, model: NameWordModel) -> None:
+        self.model = model.eval()
+        self.positions = dict(zip(model.words, model.word_positions))
+        self.prefix_index = model.prefix_index
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike[str]) -> "WordNamer | None":
+        """Load the folder's name-word model, or return None when it has none."""
+        return cls(load_word_model(folder)) if has_word_model(folder) else None
+
+    @torch.no_grad()
+    def probabilities(self, assemblies: Sequence[str]) -> torch.Tensor:
+        """Return [N, V] word probabilities, one row per assembly text."""
+        rows = []
+        for start in range(0, len(assemblies), BATCH_ROWS):
+            ids = [function_feature_ids(text) for text in assemblies[start:start + BATCH_ROWS]]
+            flat, offsets = self.model.bags(ids)  # [n], [B]
+            rows.append(torch.softmax(self.model(flat, offsets), dim=-1))  # [B, V]
+        if not rows:
+            return torch.zeros(0, len(self.model.words))
+        return torch.cat(rows)  # [N, V]
+
+    def choose(self, probabilities: torch.Tensor, prefix: str | None, *, max_words: int | None = None,
+               relative_threshold: float | None = None) -> WordChoice:
+        """Pick the words of one name from its [V] probabilities (see the module docstring)."""
+        config = self.model.config
+        max_words = config.max_words if max_words is None else max_words
+        threshold = config.relative_threshold if relative_threshold is None else relative_threshold
+        values, indices = probabilities.topk(min(max_words + 1, len(probabilities)))  # [k], [k]
+        picked: list[tuple[str, float]] = []
+        for value, index in zip(values.tolist(), indices.tolist()):
+            word = self.model.words[index]
+            if word == PREFIX_WORD:
+                if not prefix:
+                    continue
+                word = prefix
+            if picked and value < threshold * picked[0][1]:
+                break
+            if word not in (w for w, _ in picked):
+                picked.append((word, value))
+            if len(picked) == max_words:
+                break
+        if not picked:
+            return WordChoice((), 0.0)
+        first = picked[0][1]
+        ordered = sorted((w for w, _ in picked), key=lambda w: (w != prefix, self.positions.get(w, 0.5)))
+        return WordChoice(tuple(ordered), first)
+
+    def name(self, assemblies: Sequence[str], prefixes: Sequence[str | None]) -> list[GeneratedName]:
+        """Name each assembly text; ``prefixes`` gives each one's library prefix (or None)."""
+        if len(prefixes) != len(assemblies):
+            raise ValueError(f"{len(assemblies)} functions but {len(prefixes)} prefixes")
+        probabilities = self.probabilities(assemblies)  # [N, V]
+        names = []
+        for row, prefix in zip(probabilities, prefixes):
+            choice = self.choose(row, prefix)
+            text = "_".join(choice.words) or None
+            names.append(GeneratedName(text, "", round(choice.confidence, 4), text or "", source=SOURCE_WORDS))
+        return names

@@ -1,0 +1,80 @@
+"""Features of one function that survive stripping, for the name-word model.
+
+The name-word model (``model.word_model``) reads a function as a bag of short
+feature strings taken from its normalised assembly (``binary.normalize``):
+
+* ``m:`` each mnemonic, and ``b:`` each pair of consecutive mnemonics;
+* ``i:`` each import name at a call or reference (``<malloc>``), and ``iw:`` its words;
+* ``s:`` each string the function references (first 40 characters), ``sw:`` its words,
+  and ``sx:`` the camelCase and underscore parts of those words;
+* ``c:`` each immediate constant above 8;
+* ``n:``, ``nc:`` and ``nf:`` the instruction count (log scale), import calls and local calls.
+
+A feature string becomes a 32-bit id (CRC-32), so the model stores ids, not strings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+
+from binbridge.evaluation.names import symlm_words
+
+_IMPORT = re.compile(r"<([^>@]+)")
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_NUMBER = re.compile(r"\b(0x[0-9a-f]+|\d+)\b")
+_LETTERS = re.compile(r"[A-Za-z]{2,}")
+
+# Limits that keep one long string or function from flooding the bag.
+MAX_STRING_PREFIX = 40
+MAX_WORDS_PER_STRING = 12
+MAX_COUNT_FEATURE = 10
+SMALL_CONSTANT = 8
+
+
+def function_features(assembly: str) -> list[str]:
+    """Return the feature strings of one function's normalised assembly, with repeats."""
+    lines = [line for line in assembly.split("\n") if line]
+    features = [f"n:{min(int(math.log2(len(lines) + 1) * 2), 30)}"]
+    previous = "^"
+    import_calls = local_calls = 0
+    for line in lines:
+        mnemonic, _, operands = line.partition(" ")
+        features.append("m:" + mnemonic)
+        features.append(f"b:{previous}_{mnemonic}")
+        previous = mnemonic
+        is_call = mnemonic in ("call", "jmp")
+        for name in _IMPORT.findall(operands):
+            features.append("i:" + name)
+            features.extend("iw:" + word for word in symlm_words(name))
+            import_calls += is_call
+        if is_call and "FUNC" in operands:
+            local_calls += 1
+        for text in _STRING.findall(operands):
+            features.extend(_string_features(text))
+        for number in _NUMBER.findall(_STRING.sub("", operands)):
+            value = int(number, 16) if number.startswith("0x") else int(number)
+            if value > SMALL_CONSTANT:
+                features.append("c:" + number)
+    features.append(f"nc:{min(import_calls, MAX_COUNT_FEATURE)}")
+    features.append(f"nf:{min(local_calls, MAX_COUNT_FEATURE)}")
+    return features
+
+
+def _string_features(text: str) -> list[str]:
+    features = ["s:" + text[:MAX_STRING_PREFIX]]
+    for word in _LETTERS.findall(text)[:MAX_WORDS_PER_STRING]:
+        features.append("sw:" + word.lower())
+        features.extend("sx:" + part for part in symlm_words(word))
+    return features
+
+
+def feature_id(feature: str) -> int:
+    """Return the 32-bit id under which the model stores ``feature``."""
+    return zlib.crc32(feature.encode("utf-8", "surrogatepass"))
+
+
+def function_feature_ids(assembly: str) -> list[int]:
+    """Return the feature ids of one function, with repeats (the model averages over them)."""
+    return [feature_id(feature) for feature in function_features(assembly)]

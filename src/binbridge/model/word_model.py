@@ -1,0 +1,196 @@
+"""The name-word model: which name words a function's stripped-visible features predict.
+
+A fastText-style classifier: the function is a bag of feature ids
+(``model.word_features``); their embeddings are averaged and one linear layer
+scores every word of a vocabulary of training-name words. It is trained with
+cross-entropy against the uniform distribution over the name's words.
+
+One vocabulary entry, ``<prefix>``, stands for "this function carries its
+library's own prefix" (``png_``, ``pcap_``, ``lzma_``). Training replaces each
+project's most common name word by it; at inference it becomes the word the
+caller gives for the binary (``inference.word_names``), or is skipped.
+
+Only features seen in enough training functions get a row. A feature without a
+row is left out of the average, so unseen strings and constants cost nothing.
+The folder holds ``word_model.json`` (config, words) and
+``word_model.safetensors`` (feature ids and weights).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from binbridge.errors import ConfigError, ModelLoadError
+from binbridge.outputs import atomic_output, current_umask
+
+WORD_MODEL_CONFIG = "word_model.json"
+WORD_MODEL_WEIGHTS = "word_model.safetensors"
+WORD_MODEL_FORMAT = 1
+PREFIX_WORD = "<prefix>"
+
+
+@dataclass
+class WordModelConfig:
+    """Size and naming rule of the name-word model."""
+
+    dim: int = 64
+    # Names use the top ``max_words`` words whose probability is at least
+    # ``relative_threshold`` times the top word's.
+    max_words: int = 2
+    relative_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "max_words"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError("word_model", name, value, "must be a positive integer")
+        if self.max_words > 8:
+            raise ConfigError("word_model", "max_words", self.max_words, "must be at most 8")
+        value = self.relative_threshold
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ConfigError("word_model", "relative_threshold", value, "must be a number in [0, 1]")
+
+    @classmethod
+    def from_dict(cls, data: object, path: Path) -> "WordModelConfig":
+        if not isinstance(data, dict):
+            raise ModelLoadError(path, "field 'config' is not an object", "re-train with 'binbridge train-words'")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ModelLoadError(path, f"unknown config field(s) {', '.join(unknown)}",
+                                 "re-train with 'binbridge train-words' of this version")
+        return cls(**data)
+
+
+class NameWordModel(nn.Module):
+    """Feature ids -> averaged embedding -> scores over the name-word vocabulary."""
+
+    def __init__(self, config: WordModelConfig, feature_ids: torch.Tensor, words: list[str],
+                 word_positions: list[float]) -> None:
+        super().__init__()
+        if len(words) != len(word_positions):
+            raise ValueError(f"{len(words)} words but {len(word_positions)} word positions")
+        self.config = config
+        self.register_buffer("feature_ids", feature_ids.to(torch.int64).sort().values, persistent=False)  # [F]
+        self.words = list(words)
+        self.word_positions = list(word_positions)
+        self.embedding = nn.EmbeddingBag(len(feature_ids), config.dim, mode="mean")
+        self.output = nn.Linear(config.dim, len(words))
+
+    @property
+    def prefix_index(self) -> int | None:
+        try:
+            return self.words.index(PREFIX_WORD)
+        except ValueError:
+            return None
+
+    def rows(self, ids: list[int]) -> torch.Tensor:
+        """Map feature ids to embedding rows, dropping ids without a row."""
+        if not ids or len(self.feature_ids) == 0:
+            return torch.zeros(0, dtype=torch.long)
+        query = torch.tensor(ids, dtype=torch.int64)  # [n]
+        where = torch.searchsorted(self.feature_ids, query).clamp(max=len(self.feature_ids) - 1)  # [n]
+        return where[self.feature_ids[where] == query]
+
+    def bags(self, id_lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Concatenate the rows of several functions for ``nn.EmbeddingBag``: (rows [N], offsets [B])."""
+        rows = [self.rows(ids) for ids in id_lists]
+        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)  # [B]
+        offsets = torch.cumsum(lengths, 0) - lengths  # [B]
+        flat = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)  # [N]
+        return flat, offsets
+
+    def forward(self, rows: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        pooled = self.embedding(rows, offsets)  # [B, D]; an empty bag gives zeros
+        return self.output(pooled)  # [B, V]
+
+    def save(self, folder: str | os.PathLike[str]) -> None:
+        """Write ``word_model.json`` and ``word_model.safetensors`` into ``folder`` (fp16 weights)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            "feature_ids": self.feature_ids.clone(),
+            "embedding": self.embedding.weight.detach().to(torch.float16).contiguous(),
+            "output.weight": self.output.weight.detach().to(torch.float16).contiguous(),
+            "output.bias": self.output.bias.detach().float().contiguous(),
+        }
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{WORD_MODEL_WEIGHTS}.", suffix=".tmp")
+        os.close(descriptor)
+        try:
+            save_file(tensors, temporary)
+            os.chmod(temporary, 0o666 & ~current_umask())
+            os.replace(temporary, folder / WORD_MODEL_WEIGHTS)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+        document = {"format": WORD_MODEL_FORMAT, "config": asdict(self.config), "words": self.words,
+                    "word_positions": [round(p, 4) for p in self.word_positions]}
+        with atomic_output(folder / WORD_MODEL_CONFIG) as handle:
+            handle.write(json.dumps(document, ensure_ascii=False) + "\n")
+
+
+def has_word_model(folder: str | os.PathLike[str]) -> bool:
+    return (Path(folder) / WORD_MODEL_CONFIG).is_file()
+
+
+def load_word_model(folder: str | os.PathLike[str]) -> NameWordModel:
+    """Load the name-word model of a model folder; raises ``ModelLoadError`` naming the bad file."""
+    folder = Path(folder)
+    config_path, weights_path = folder / WORD_MODEL_CONFIG, folder / WORD_MODEL_WEIGHTS
+    document = _read_document(config_path)
+    config = WordModelConfig.from_dict(document.get("config"), config_path)
+    words, positions = document.get("words"), document.get("word_positions")
+    if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
+        raise ModelLoadError(config_path, "field 'words' is not a non-empty list of words",
+                             "re-train with 'binbridge train-words'")
+    if not isinstance(positions, list) or len(positions) != len(words) or not all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) for p in positions):
+        raise ModelLoadError(config_path, f"field 'word_positions' must hold one number per word ({len(words)})",
+                             "re-train with 'binbridge train-words'")
+    if not weights_path.is_file():
+        raise ModelLoadError(weights_path, "weights file not found", "re-train with 'binbridge train-words'")
+    try:
+        state = load_file(str(weights_path))
+    except Exception as error:  # safetensors raises its own error types for corrupt headers
+        raise ModelLoadError(weights_path, f"cannot read safetensors weights: {error}",
+                             "re-train with 'binbridge train-words'") from error
+    feature_ids = state.get("feature_ids")
+    if feature_ids is None or feature_ids.dim() != 1:
+        raise ModelLoadError(weights_path, "tensor 'feature_ids' is missing or not 1-D",
+                             "re-train with 'binbridge train-words'")
+    model = NameWordModel(config, feature_ids, words, [float(p) for p in positions])
+    expected = {"embedding": (len(feature_ids), config.dim), "output.weight": (len(words), config.dim),
+                "output.bias": (len(words),)}
+    for key, shape in expected.items():
+        tensor = state.get(key)
+        if tensor is None or tuple(tensor.shape) != shape:
+            found = "missing" if tensor is None else f"shape {tuple(tensor.shape)}"
+            raise ModelLoadError(weights_path, f"tensor '{key}' is {found}, the config needs {shape}",
+                                 "re-train with 'binbridge train-words'")
+    with torch.no_grad():
+        model.embedding.weight.copy_(state["embedding"].float())
+        model.output.weight.copy_(state["output.weight"].float())
+        model.output.bias.copy_(state["output.bias"].float())
+    return model.eval()
+
+
+def _read_document(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ModelLoadError(path, "file not found", "re-train with 'binbridge train-words'") from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelLoadError(path, f"not a JSON file ({error})", "re-train with 'binbridge train-words'") from error
+    if not isinstance(document, dict):
+        raise ModelLoadError(path, "is not a JSON object", "re-train with 'binbridge train-words'")
+    if document.get("format") != WORD_MODEL_FORMAT:
+        raise ModelLoadError(path, f"format {document.get('format')!r} is not {WORD_MODEL_FORMAT}",
+                             "re-train with 'binbridge train-words' of this version")
+    return document

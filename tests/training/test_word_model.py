@@ -1,0 +1,249 @@
+"""The name-word model: features, prefixes, training on gcc-built libraries, and naming a stripped one."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from binbridge.data.extract import extract_to_csv
+from binbridge.errors import ConfigError, ModelLoadError
+from binbridge.inference.word_names import WordNamer, library_prefix
+from binbridge.model.word_features import function_features
+from binbridge.model.word_model import PREFIX_WORD, NameWordModel, WordModelConfig, load_word_model
+from binbridge.training.word_training import WordTrainingArguments, project_prefixes, target_words, train_words
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Each library gets the same five functions under its own prefix; only the prefix differs.
+LIBRARY_SOURCE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct PFX_buffer { char *data; size_t size; };
+
+struct PFX_buffer *PFX_buffer_create(size_t size) {
+    struct PFX_buffer *buffer = malloc(sizeof *buffer);
+    if (!buffer) return NULL;
+    buffer->data = calloc(size, 1);
+    buffer->size = size;
+    return buffer;
+}
+
+void PFX_buffer_destroy(struct PFX_buffer *buffer) {
+    if (!buffer) return;
+    free(buffer->data);
+    free(buffer);
+}
+
+FILE *PFX_open_file(const char *path) {
+    FILE *file = fopen(path, "rb");
+    if (!file) perror("cannot open input file");
+    return file;
+}
+
+void PFX_print_version(void) {
+    printf("PFX library version %d.%d\n", 1, 4);
+}
+
+int PFX_compare_names(const char *left, const char *right) {
+    return strcmp(left, right);
+}
+"""
+
+
+def build_library(root: Path, gcc: str, prefix: str, opt: str, *, strip: bool = False) -> Path:
+    """Build lib{prefix}.so; a stripped copy hides its functions too, so that no dynamic symbol names them."""
+    source = root / f"{prefix}.c"
+    source.write_text(LIBRARY_SOURCE.replace("PFX", prefix))
+    output = root / f"lib{prefix}-{opt}.so"
+    hidden = ["-fvisibility=hidden"] if strip else []
+    subprocess.run([gcc, f"-{opt}", "-fPIC", "-shared", *hidden, f"-Wl,-soname,lib{prefix}.so.1", str(source),
+                    "-o", str(output)], check=True)
+    if strip:
+        stripped = root / f"lib{prefix}-{opt}.stripped"
+        subprocess.run(["strip", "-o", str(stripped), str(output)], check=True)
+        return stripped
+    return output
+
+
+@pytest.fixture(scope="module")
+def word_corpus(tmp_path_factory, gcc):
+    """Training rows from two gcc-built libraries at four opt levels, and an eval copy of a third."""
+    root = tmp_path_factory.mktemp("words")
+    rows = []
+    for prefix in ("alpha", "beta"):
+        for opt in ("O0", "O1", "O2", "Os"):
+            library = build_library(root, gcc, prefix, opt)
+            part = root / f"{prefix}-{opt}.csv"
+            extract_to_csv([str(library)], part, project=prefix, opt_level=opt)
+            with part.open(newline="") as handle:
+                rows.extend(row for row in csv.DictReader(handle) if row["function_name"].startswith(prefix))
+    train = root / "train.csv"
+    with train.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    evaluation = root / "eval.csv"
+    extract_to_csv([str(build_library(root, gcc, "delta", "O1"))], evaluation, project="delta", opt_level="O1")
+    return root, train, evaluation
+
+
+@pytest.fixture(scope="module")
+def trained_folder(word_corpus):
+    root, train, evaluation = word_corpus
+    folder = root / "model"
+    result = train_words(WordTrainingArguments(train_data=str(train), eval_data=str(evaluation),
+                                               output_dir=str(folder), epochs=60, batch_size=8))
+    assert result.rows == 40
+    return folder
+
+
+def test_features_keep_imports_strings_and_constants():
+    assembly = 'push rbp\nlea rdi, [rip + "cannot open input file"]\ncall <fopen>\nmov esi, 0x1f4\ncall FUNC\nret'
+    features = function_features(assembly)
+    assert "i:fopen" in features and "iw:fopen" in features
+    assert 's:cannot open input file' in features and "sw:cannot" in features
+    assert "c:0x1f4" in features
+    assert "m:call" in features and "b:call_mov" in features
+    assert "nc:1" in features and "nf:1" in features
+    # A number inside a string is not a constant.
+    assert not any(f.startswith("c:") for f in function_features('lea rdi, [rip + "error 404"]'))
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("libpcap.so.0.8", "pcap"),
+    ("/usr/lib/x86_64-linux-gnu/libpng16.so.16", "png"),
+    ("/usr/lib/x86_64-linux-gnu/libjpeg.a:jcapi.o", "jpeg"),
+    ("libcjson-O0.pie.stripped", "cjson"),
+    ("libz.so.1", None),
+    ("/usr/bin/ls", None),
+    ("", None),
+    (None, None),
+])
+def test_library_prefix(path, expected):
+    assert library_prefix(path) == expected
+
+
+def test_project_prefix_needs_its_share():
+    words = [["png", "read"], ["png", "write"], ["crc"], ["ssl", "new"], ["free"], ["init"]]
+    projects = ["png", "png", "png", "ssl", "ssl", "ssl"]
+    # png is in 2 of 3 names; ssl in 1 of 3.
+    assert project_prefixes(words, projects, 0.5) == {"png": "png"}
+    assert project_prefixes(words, projects, 0.3) == {"png": "png", "ssl": "ssl"}
+    targets = target_words(["png_read", "png_write", "crc", "SSL_new", "free", "init"], projects, 0.5)
+    assert targets[0] == [PREFIX_WORD, "read"] and targets[3] == ["ssl", "new"]
+
+
+@pytest.mark.parametrize("field, value, rule", [
+    ("dim", 0, "positive integer"), ("max_words", 9, "at most 8"), ("relative_threshold", 1.5, "[0, 1]"),
+    ("max_words", True, "positive integer"),
+])
+def test_config_names_the_field(field, value, rule):
+    with pytest.raises(ConfigError) as caught:
+        WordModelConfig(**{field: value})
+    assert f"word_model.{field}={value!r}" in str(caught.value) and rule in str(caught.value)
+
+
+def test_choose_puts_the_prefix_first_and_skips_it_without_one():
+    words = ["open", PREFIX_WORD, "file", "init"]
+    model = NameWordModel(WordModelConfig(max_words=3, relative_threshold=0.3), torch.tensor([5, 9]), words,
+                          [0.2, 0.0, 0.9, 0.5])
+    namer = WordNamer(model)
+    probabilities = torch.tensor([0.4, 0.35, 0.2, 0.05])
+    assert namer.choose(probabilities, "pcap").words == ("pcap", "open", "file")
+    assert namer.choose(probabilities, None).words == ("open", "file")
+    assert namer.choose(probabilities, None, max_words=1).words == ("open",)
+
+
+def test_unknown_features_are_left_out():
+    model = NameWordModel(WordModelConfig(), torch.tensor([30, 10, 20]), ["a", "b"], [0.0, 1.0])
+    assert model.rows([10, 99, 30, 10]).tolist() == [0, 2, 0]
+    flat, offsets = model.bags([[99], [20, 10]])
+    assert flat.tolist() == [1, 0] and offsets.tolist() == [0, 0]
+
+
+def test_training_writes_a_loadable_model(trained_folder):
+    document = json.loads((trained_folder / "word_model.json").read_text())
+    assert PREFIX_WORD in document["words"] and "alpha" not in document["words"]
+    model = load_word_model(trained_folder)
+    assert len(model.feature_ids) > 10 and model.embedding.weight.shape[1] == 64
+    assert 1 <= model.config.max_words <= 4
+
+
+def test_stripped_library_gets_its_prefix_and_the_right_words(trained_folder, word_corpus, gcc):
+    """A third library, never seen, stripped: its SONAME gives the prefix, the imports give the words."""
+    root, _, _ = word_corpus
+    stripped = build_library(root, gcc, "gamma", "O2", strip=True)
+    names = _name(stripped, trained_folder)
+    assert names and all(source == "words" for source in names.values())
+    assert all(name.startswith("gamma_") for name in names)
+    assert any("destroy" in name for name in names)
+    assert any("open" in name or "file" in name for name in names)
+    without = _name(stripped, trained_folder, "--prefix", "none")
+    assert not any(name.startswith("gamma") for name in without)
+    chosen = _name(stripped, trained_folder, "--prefix", "zz9")
+    assert all(name.startswith("zz9_") for name in chosen)
+
+
+def _name(binary: Path, folder: Path, *extra: str) -> dict[str, str]:
+    """Run 'binbridge name' with a model folder made of the default model plus the trained word model."""
+    model = folder.parent / "combined"
+    if not model.exists():
+        import shutil
+
+        shutil.copytree(ROOT / "src" / "binbridge" / "default_model", model)
+        for name in ("word_model.json", "word_model.safetensors"):
+            shutil.copy(folder / name, model / name)
+    result = subprocess.run([sys.executable, "-m", "binbridge.cli", "name", str(binary), "--model_path", str(model),
+                             "--format", "json", "--no_signatures", "--keep_duplicates", *extra],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    functions = json.loads(result.stdout)["functions"]
+    return {f["name"]: f["source"] for f in functions if f["source"] in ("words", "model")}
+
+
+def test_words_namer_needs_a_word_model(tmp_path):
+    from binbridge.inference.predictor import NamePredictor
+
+    folder = tmp_path / "plain"
+    import shutil
+
+    shutil.copytree(ROOT / "src" / "binbridge" / "default_model", folder,
+                    ignore=shutil.ignore_patterns("word_model.*", "signatures.json"))
+    with pytest.raises(ModelLoadError, match="has no name-word model"):
+        NamePredictor.from_path(folder, namer="words")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "word_model.json").write_text("{"), "not a JSON file"),
+    (lambda f: (f / "word_model.safetensors").write_bytes(b"\x00" * 16), "cannot read safetensors"),
+    (lambda f: (f / "word_model.safetensors").unlink(), "weights file not found"),
+    (lambda f: _edit(f, lambda d: d.update(format=99)), "format 99"),
+    (lambda f: _edit(f, lambda d: d["config"].update(dim=32)), "tensor 'embedding'"),
+    (lambda f: _edit(f, lambda d: d.update(word_positions=[0.5])), "word_positions"),
+    (lambda f: _edit(f, lambda d: d["config"].update(colour=1)), "unknown config field(s) colour"),
+])
+def test_damaged_word_model_fails_with_the_file(trained_folder, tmp_path, damage, message):
+    import shutil
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(trained_folder, folder)
+    damage(folder)
+    with pytest.raises(ModelLoadError) as caught:
+        load_word_model(folder)
+    assert message in str(caught.value)
+    assert str(folder) in str(caught.value)
+
+
+def _edit(folder: Path, change) -> None:
+    path = folder / "word_model.json"
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
