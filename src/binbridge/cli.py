@@ -113,8 +113,8 @@ def cmd_train_words(args: argparse.Namespace) -> int:
     result = train_words(WordTrainingArguments(**fields))
     scored = f"; eval SymLM-style F1 {result.eval_f1:.4f} at epoch {result.best_epoch}" if result.eval_f1 is not None else ""
     print(f"trained the name-word model on {_count(result.rows, 'function')} in {result.seconds:.0f} s "
-          f"({result.words} words, {result.features} features){scored}; names use up to {result.max_words} "
-          f"words (relative threshold {result.relative_threshold:g}); wrote {result.output_dir}", file=sys.stderr)
+          f"({result.words} words, {result.features} features){scored}; names use up to {_count(result.max_words, 'word')} "
+          f"(relative threshold {result.relative_threshold:g}); wrote {result.output_dir}", file=sys.stderr)
     return 0
 
 

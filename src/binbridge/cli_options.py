@@ -51,16 +51,6 @@ def _prefix(text: str) -> str:
                                      "digits (at most 40) such as pcap")
 
 
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{value} is outside (0, 1]; try 0.2")
-    return value
-
-
 def _decoding_factor(text: str) -> float:
     """Parse a decoding factor here, so that a bad value fails before any model loads."""
     from binbridge.model.config import MAX_DECODING_FACTOR
@@ -281,7 +271,8 @@ def add_train_words_subcommand(sub, handler) -> None:
                        help="model folder to add word_model.json and word_model.safetensors to (created if missing)")
     words.add_argument("--epochs", type=_positive_int, default=2, help="passes over the training rows (default 2)")
     words.add_argument("--batch_size", type=_positive_int, default=64, help="functions per step (default 64)")
-    words.add_argument("--learning_rate", type=_learning_rate, default=3e-3, help="Adam learning rate (default 3e-3)")
+    words.add_argument("--learning_rate", type=_learning_rate, default=3e-3,
+                       help="Adam learning rate, in (0, 1) (default 3e-3)")
     words.add_argument("--dim", type=_positive_int, default=64, help="feature embedding size (default 64)")
     words.add_argument("--vocabulary_size", type=_positive_int, default=4000,
                        help="most frequent training name words the model predicts (default 4000)")
@@ -290,9 +281,6 @@ def add_train_words_subcommand(sub, handler) -> None:
                             "file grows by dim x 2 bytes per feature (default 40000, about 5 MB)")
     words.add_argument("--min_feature_count", type=_positive_int, default=3,
                        help="training functions a feature must occur in to get a row (default 3)")
-    words.add_argument("--prefix_share", type=_share, default=0.2,
-                       help="a project's most common name word counts as its prefix when at least this fraction "
-                            "of its names use it (default 0.2)")
     words.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     words.add_argument("--no_progress", action="store_true", help="hide progress bars")
     words.set_defaults(handler=handler)

@@ -16,7 +16,7 @@ from binbridge.errors import ConfigError, ModelLoadError
 from binbridge.inference.word_names import WordNamer, library_prefix
 from binbridge.model.word_features import function_features
 from binbridge.model.word_model import PREFIX_WORD, NameWordModel, WordModelConfig, load_word_model
-from binbridge.training.word_training import WordTrainingArguments, project_prefixes, target_words, train_words
+from binbridge.training.word_training import WordTrainingArguments, target_words, train_words
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,14 +131,24 @@ def test_library_prefix(path, expected):
     assert library_prefix(path) == expected
 
 
-def test_project_prefix_needs_its_share():
-    words = [["png", "read"], ["png", "write"], ["crc"], ["ssl", "new"], ["free"], ["init"]]
-    projects = ["png", "png", "png", "ssl", "ssl", "ssl"]
-    # png is in 2 of 3 names; ssl in 1 of 3.
-    assert project_prefixes(words, projects, 0.5) == {"png": "png"}
-    assert project_prefixes(words, projects, 0.3) == {"png": "png", "ssl": "ssl"}
-    targets = target_words(["png_read", "png_write", "crc", "SSL_new", "free", "init"], projects, 0.5)
-    assert targets[0] == [PREFIX_WORD, "read"] and targets[3] == ["ssl", "new"]
+def test_leading_library_prefix_becomes_the_prefix_entry():
+    names = ["pcap_open_live", "cJSON_Parse", "xmlParseFile", "open_live", "gcry_md_open", "XML_Parse"]
+    binaries = ["/x/libpcap.pie", "/x/libcjson-O2.pie", "/x/libxml2.a:parser.o", "/x/libpcap.pie",
+                "/x/gcrypt-bundle", "/x/libexpat.pie"]
+    targets = target_words(names, binaries)
+    assert targets[0] == [PREFIX_WORD, "open", "live"]
+    assert targets[1] == [PREFIX_WORD, "parse"]  # c, json: the letters of cJSON
+    assert targets[2] == [PREFIX_WORD, "parse", "file"]
+    assert targets[3] == ["open", "live"]
+    assert targets[4] == ["gcry", "md", "open"]  # no lib* file name and no projects given
+    assert targets[5] == ["xml", "parse"]  # libexpat's file name does not give XML
+
+
+def test_project_first_word_counts_where_the_file_name_gives_none():
+    names = ["gcry_md_open", "gcry_md_close", "do_hash", "sha_init"]
+    targets = target_words(names, ["/x/gcrypt-bundle"] * 4, ["libgcrypt"] * 4)
+    assert targets[0] == [PREFIX_WORD, "md", "open"]
+    assert targets[2] == ["do", "hash"]
 
 
 @pytest.mark.parametrize("field, value, rule", [
@@ -160,6 +170,9 @@ def test_choose_puts_the_prefix_first_and_skips_it_without_one():
     assert namer.choose(probabilities, "pcap").words == ("pcap", "open", "file")
     assert namer.choose(probabilities, None).words == ("open", "file")
     assert namer.choose(probabilities, None, max_words=1).words == ("open",)
+    # A name is never the prefix alone.
+    prefix_first = torch.tensor([0.1, 0.8, 0.06, 0.04])
+    assert namer.choose(prefix_first, "pcap", max_words=1).words == ("pcap", "open")
 
 
 def test_unknown_features_are_left_out():
@@ -229,6 +242,12 @@ def test_words_namer_needs_a_word_model(tmp_path):
     (lambda f: _edit(f, lambda d: d["config"].update(dim=32)), "tensor 'embedding'"),
     (lambda f: _edit(f, lambda d: d.update(word_positions=[0.5])), "word_positions"),
     (lambda f: _edit(f, lambda d: d["config"].update(colour=1)), "unknown config field(s) colour"),
+    (lambda f: _edit(f, lambda d: d["config"].update(dim=10**9)), "must be at most 4096"),
+    (lambda f: _edit(f, lambda d: d["config"].update(dim=64.0)), "word_model.dim=64.0"),
+    (lambda f: _edit(f, lambda d: d["words"].__setitem__(0, "get\nset")), "lowercase words"),
+    (lambda f: _edit(f, lambda d: d.update(words=[])), "non-empty list"),
+    (lambda f: _rewrite_weights(f, "embedding", lambda t: t.fill_(float("nan"))), "not finite"),
+    (lambda f: _rewrite_weights(f, "feature_ids", lambda t: t.flip(0)), "strictly increasing"),
 ])
 def test_damaged_word_model_fails_with_the_file(trained_folder, tmp_path, damage, message):
     import shutil
@@ -247,3 +266,49 @@ def _edit(folder: Path, change) -> None:
     document = json.loads(path.read_text())
     change(document)
     path.write_text(json.dumps(document))
+
+
+def _rewrite_weights(folder: Path, key: str, change) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "word_model.safetensors"
+    state = load_file(str(path))
+    state[key] = change(state[key].clone()).contiguous()
+    save_file(state, str(path))
+
+
+def test_train_words_refuses_useless_input(word_corpus, tmp_path):
+    root, train, _ = word_corpus
+    nameless = tmp_path / "nameless.csv"
+    with train.open(newline="") as source, nameless.open("w", newline="") as target:
+        reader = csv.DictReader(source)
+        writer = csv.DictWriter(target, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        for row in reader:
+            writer.writerow({**row, "function_name": "x"})
+    cases = [
+        (["--train_data", str(nameless), "-o", str(tmp_path / "a")], "no function name has a word"),
+        (["--train_data", str(train), "-o", str(tmp_path / "b"), "--min_feature_count", "1000"], "no feature occurs"),
+        (["--train_data", str(train), "-o", str(train)], "is a file, not a folder"),
+        (["--train_data", str(train), "--eval_data", str(nameless), "-o", str(tmp_path / "c")],
+         "no function name has a word to score against"),
+    ]
+    for arguments, message in cases:
+        result = subprocess.run([sys.executable, "-m", "binbridge.cli", "train-words", "--no_progress", *arguments],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2, (arguments, result.stderr)
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_no_automatic_prefix_for_programs(trained_folder, word_corpus, gcc):
+    """An executable whose file name starts with lib (libtool) is not a library."""
+    root, _, _ = word_corpus
+    source = root / "tool.c"
+    source.write_text(LIBRARY_SOURCE.replace("PFX", "tool") + "int main(void) { tool_print_version(); return 0; }\n")
+    program = root / "libtool"
+    subprocess.run([gcc, "-O1", "-fvisibility=hidden", str(source), "-o", str(program)], check=True)
+    subprocess.run(["strip", str(program)], check=True)
+    names = _name(program, trained_folder)
+    assert names
+    assert not any(name.startswith("tool_") for name in names)

@@ -80,7 +80,8 @@ def _chunks(functions: Iterator[ExtractedFunction], size: int) -> Iterator[list[
 def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor | None, *,
                          chunk_size: int = 512, rename_symbols: bool = False, show_progress: bool = False,
                          unnamed: frozenset[int] = frozenset(),
-                         preset: dict[int, PresetName] | None = None, soname: str = "") -> Iterator[NamedFunction]:
+                         preset: dict[int, PresetName] | None = None,
+                         info: BinaryInfo | None = None) -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
@@ -89,17 +90,17 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
     Functions at the addresses in ``unnamed`` (cold parts, named later by
     ``name_binary``) come back with an empty name and source ``cold``. Functions in ``preset``
     (call keys and RTTI, found during ``name_binary``'s first read) get those names without the model.
-    ``soname`` (a shared object's DT_SONAME) tells the name-word model the library prefix.
+    ``info`` (``describe_binary``: kind and SONAME) tells the name-word model the library prefix.
     """
     bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
     try:
-        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, preset or {}, bar, soname)
+        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, preset or {}, bar, info)
     finally:
         bar.close()
 
 
 def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unnamed: frozenset[int],
-                  preset: dict[int, PresetName], bar, soname: str) -> Iterator[NamedFunction]:
+                  preset: dict[int, PresetName], bar, info: BinaryInfo | None) -> Iterator[NamedFunction]:
     """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
     member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
@@ -111,7 +112,7 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
                 raise ValueError("functions without symbols need a model")
             if not isinstance(predictor, NamePredictor):
                 predictor = predictor()  # a factory: load the model only once a function needs it
-            prefix = predictor.prefix_for(path, soname)
+            prefix = predictor.prefix_for(path, info.soname, info.kind) if info else predictor.prefix_for(path)
             generated = predictor.predict([f.assembly for f in to_predict], prefixes=[prefix] * len(to_predict))
             predictions = {id(f): g for f, g in zip(to_predict, generated)}
         for function in chunk:
@@ -167,7 +168,7 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
             cold = ColdParts()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
-                                          preset=preset, soname=info.soname))
+                                          preset=preset, info=info))
     by_address = {f.address: f for f in functions}
     _name_functions_from_parts(cold, by_address, string_names)
     if unique:

@@ -30,6 +30,7 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
 NAMERS = ("auto", "words", "decoder")
 # Library prefix modes besides a literal word: "auto" guesses it from the file name or SONAME.
 PREFIX_AUTO, PREFIX_NONE = "auto", "none"
+LIBRARY_KINDS = ("shared_object", "archive", "relocatable")
 
 
 def default_model_path() -> Path:
@@ -108,12 +109,19 @@ class NamePredictor:
                                  "train one with 'binbridge train-words -o FOLDER', or pass --namer decoder")
         return cls(load_model(path), signatures=signatures, word_namer=word_namer, **kwargs)
 
-    def prefix_for(self, binary: str | os.PathLike[str] | None, soname: str = "") -> str | None:
-        """The library prefix for functions of ``binary`` (see ``prefix``), or None."""
+    def prefix_for(self, binary: str | os.PathLike[str] | None, soname: str = "",
+                   kind: str | None = None) -> str | None:
+        """Return the library prefix for functions of ``binary`` (see ``prefix``), or None.
+
+        With ``kind`` (``BinaryInfo.kind``), an automatic prefix is read only for libraries and
+        object files: an executable named ``libtool`` is not a library.
+        """
         if self.prefix == PREFIX_NONE:
             return None
         if self.prefix != PREFIX_AUTO:
             return self.prefix
+        if kind is not None and kind not in LIBRARY_KINDS:
+            return None
         return library_prefix(soname) or library_prefix(binary)
 
     def known_name(self, assembly: str) -> GeneratedName | None:

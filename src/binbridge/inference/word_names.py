@@ -5,6 +5,7 @@ stripping. A name takes the top word and up to ``max_words - 1`` more whose
 probability is at least ``relative_threshold`` times the top word's. Where the
 top words include ``<prefix>``, the library's prefix takes its place
 (``pcap`` for ``libpcap.so.0.8``); without a known prefix that entry is skipped.
+A name is never the prefix alone: the best other word joins it.
 The words are then written in the order they usually take in training names,
 prefix first: ``pcap_open_live``, not ``live_open_pcap``.
 """
@@ -38,6 +39,8 @@ def library_prefix(path: str | os.PathLike[str] | None) -> str | None:
     if not path:
         return None
     name = os.path.basename(os.fspath(path).split(".a:", 1)[0])
+    if name.lower().startswith("library"):
+        return None
     match = _LIBRARY_STEM.match(name)
     return match.group(1).lower() if match else None
 
@@ -81,7 +84,7 @@ class WordNamer:
         config = self.model.config
         max_words = config.max_words if max_words is None else max_words
         threshold = config.relative_threshold if relative_threshold is None else relative_threshold
-        values, indices = probabilities.topk(min(max_words + 1, len(probabilities)))  # [k], [k]
+        values, indices = probabilities.topk(min(max_words + 2, len(probabilities)))  # [k], [k]
         picked: list[tuple[str, float]] = []
         for value, index in zip(values.tolist(), indices.tolist()):
             word = self.model.words[index]
@@ -89,11 +92,12 @@ class WordNamer:
                 if not prefix:
                     continue
                 word = prefix
-            if picked and value < threshold * picked[0][1]:
+            only_prefix = len(picked) == 1 and picked[0][0] == prefix
+            if picked and value < threshold * picked[0][1] and not only_prefix:
                 break
             if word not in (w for w, _ in picked):
                 picked.append((word, value))
-            if len(picked) == max_words:
+            if len(picked) >= max_words and not (len(picked) == 1 and word == prefix):
                 break
         if not picked:
             return WordChoice((), 0.0)

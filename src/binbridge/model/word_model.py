@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -29,12 +30,16 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from binbridge.errors import ConfigError, ModelLoadError
-from binbridge.outputs import atomic_output, current_umask
+from binbridge.outputs import current_umask
 
 WORD_MODEL_CONFIG = "word_model.json"
 WORD_MODEL_WEIGHTS = "word_model.safetensors"
 WORD_MODEL_FORMAT = 1
 PREFIX_WORD = "<prefix>"
+MAX_DIM = 4096
+# A vocabulary word becomes part of a C identifier, so it may hold only these characters.
+_WORD = re.compile(r"[a-z][a-z0-9]*")
+_RETRAIN = "re-train with 'binbridge train-words'"
 
 
 @dataclass
@@ -52,6 +57,8 @@ class WordModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("word_model", name, value, "must be a positive integer")
+        if self.dim > MAX_DIM:
+            raise ConfigError("word_model", "dim", self.dim, f"must be at most {MAX_DIM}")
         if self.max_words > 8:
             raise ConfigError("word_model", "max_words", self.max_words, "must be at most 8")
         value = self.relative_threshold
@@ -61,12 +68,15 @@ class WordModelConfig:
     @classmethod
     def from_dict(cls, data: object, path: Path) -> "WordModelConfig":
         if not isinstance(data, dict):
-            raise ModelLoadError(path, "field 'config' is not an object", "re-train with 'binbridge train-words'")
+            raise ModelLoadError(path, "field 'config' is not an object", _RETRAIN)
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise ModelLoadError(path, f"unknown config field(s) {', '.join(unknown)}",
                                  "re-train with 'binbridge train-words' of this version")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except ConfigError as error:
+            raise ModelLoadError(path, str(error), _RETRAIN) from error
 
 
 class NameWordModel(nn.Module):
@@ -121,19 +131,28 @@ class NameWordModel(nn.Module):
             "output.weight": self.output.weight.detach().to(torch.float16).contiguous(),
             "output.bias": self.output.bias.detach().float().contiguous(),
         }
-        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{WORD_MODEL_WEIGHTS}.", suffix=".tmp")
-        os.close(descriptor)
-        try:
-            save_file(tensors, temporary)
-            os.chmod(temporary, 0o666 & ~current_umask())
-            os.replace(temporary, folder / WORD_MODEL_WEIGHTS)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
         document = {"format": WORD_MODEL_FORMAT, "config": asdict(self.config), "words": self.words,
                     "word_positions": [round(p, 4) for p in self.word_positions]}
-        with atomic_output(folder / WORD_MODEL_CONFIG) as handle:
-            handle.write(json.dumps(document, ensure_ascii=False) + "\n")
+        # Both files go to temp files first, so a failure leaves the folder's old pair whole.
+        weights = _temporary(folder, WORD_MODEL_WEIGHTS)
+        config = _temporary(folder, WORD_MODEL_CONFIG)
+        try:
+            save_file(tensors, weights)
+            Path(config).write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
+            for path in (weights, config):
+                os.chmod(path, 0o666 & ~current_umask())
+            os.replace(weights, folder / WORD_MODEL_WEIGHTS)
+            os.replace(config, folder / WORD_MODEL_CONFIG)
+        finally:
+            for path in (weights, config):
+                if os.path.exists(path):
+                    os.unlink(path)
+
+
+def _temporary(folder: Path, name: str) -> str:
+    descriptor, path = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    os.close(descriptor)
+    return path
 
 
 def has_word_model(folder: str | os.PathLike[str]) -> bool:
@@ -147,33 +166,30 @@ def load_word_model(folder: str | os.PathLike[str]) -> NameWordModel:
     document = _read_document(config_path)
     config = WordModelConfig.from_dict(document.get("config"), config_path)
     words, positions = document.get("words"), document.get("word_positions")
-    if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
-        raise ModelLoadError(config_path, "field 'words' is not a non-empty list of words",
-                             "re-train with 'binbridge train-words'")
+    if not isinstance(words, list) or not words or not all(
+            isinstance(w, str) and (w == PREFIX_WORD or _WORD.fullmatch(w)) for w in words):
+        raise ModelLoadError(config_path, "field 'words' must be a non-empty list of lowercase words "
+                             "([a-z][a-z0-9]*) or <prefix>", _RETRAIN)
     if not isinstance(positions, list) or len(positions) != len(words) or not all(
             isinstance(p, (int, float)) and not isinstance(p, bool) for p in positions):
         raise ModelLoadError(config_path, f"field 'word_positions' must hold one number per word ({len(words)})",
-                             "re-train with 'binbridge train-words'")
-    if not weights_path.is_file():
-        raise ModelLoadError(weights_path, "weights file not found", "re-train with 'binbridge train-words'")
-    try:
-        state = load_file(str(weights_path))
-    except Exception as error:  # safetensors raises its own error types for corrupt headers
-        raise ModelLoadError(weights_path, f"cannot read safetensors weights: {error}",
-                             "re-train with 'binbridge train-words'") from error
+                             _RETRAIN)
+    state = _read_weights(weights_path)
     feature_ids = state.get("feature_ids")
-    if feature_ids is None or feature_ids.dim() != 1:
-        raise ModelLoadError(weights_path, "tensor 'feature_ids' is missing or not 1-D",
-                             "re-train with 'binbridge train-words'")
-    model = NameWordModel(config, feature_ids, words, [float(p) for p in positions])
+    if feature_ids is None or feature_ids.dim() != 1 or feature_ids.is_floating_point() or not len(feature_ids):
+        raise ModelLoadError(weights_path, "tensor 'feature_ids' is missing, empty or not 1-D integers", _RETRAIN)
+    if len(feature_ids) > 1 and not bool((feature_ids[1:] > feature_ids[:-1]).all()):
+        raise ModelLoadError(weights_path, "tensor 'feature_ids' is not strictly increasing", _RETRAIN)
     expected = {"embedding": (len(feature_ids), config.dim), "output.weight": (len(words), config.dim),
                 "output.bias": (len(words),)}
     for key, shape in expected.items():
         tensor = state.get(key)
         if tensor is None or tuple(tensor.shape) != shape:
             found = "missing" if tensor is None else f"shape {tuple(tensor.shape)}"
-            raise ModelLoadError(weights_path, f"tensor '{key}' is {found}, the config needs {shape}",
-                                 "re-train with 'binbridge train-words'")
+            raise ModelLoadError(weights_path, f"tensor '{key}' is {found}, the config needs {shape}", _RETRAIN)
+        if not tensor.is_floating_point() or not bool(torch.isfinite(tensor).all()):
+            raise ModelLoadError(weights_path, f"tensor '{key}' holds values that are not finite numbers", _RETRAIN)
+    model = NameWordModel(config, feature_ids, words, [float(p) for p in positions])
     with torch.no_grad():
         model.embedding.weight.copy_(state["embedding"].float())
         model.output.weight.copy_(state["output.weight"].float())
@@ -181,15 +197,24 @@ def load_word_model(folder: str | os.PathLike[str]) -> NameWordModel:
     return model.eval()
 
 
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise ModelLoadError(path, "weights file not found", _RETRAIN)
+    try:
+        return load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types for corrupt headers
+        raise ModelLoadError(path, f"cannot read safetensors weights: {error}", _RETRAIN) from error
+
+
 def _read_document(path: Path) -> dict:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
-        raise ModelLoadError(path, "file not found", "re-train with 'binbridge train-words'") from error
+        raise ModelLoadError(path, "file not found", _RETRAIN) from error
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelLoadError(path, f"not a JSON file ({error})", "re-train with 'binbridge train-words'") from error
+        raise ModelLoadError(path, f"not a JSON file ({error})", _RETRAIN) from error
     if not isinstance(document, dict):
-        raise ModelLoadError(path, "is not a JSON object", "re-train with 'binbridge train-words'")
+        raise ModelLoadError(path, "is not a JSON object", _RETRAIN)
     if document.get("format") != WORD_MODEL_FORMAT:
         raise ModelLoadError(path, f"format {document.get('format')!r} is not {WORD_MODEL_FORMAT}",
                              "re-train with 'binbridge train-words' of this version")

@@ -2,8 +2,8 @@
 
 Steps:
 1. Read the rows; split each name into its distinct SymLM-style words of two or more letters.
-2. Find each project's prefix, its most common name word when at least ``prefix_share`` of its
-   names use it, and replace that word by ``<prefix>`` in the project's targets.
+2. Where a name starts with the library prefix of its row's file name (``pcap`` for
+   ``libpcap.pie``), replace that prefix by ``<prefix>`` (``target_words``).
 3. Keep the ``vocabulary_size`` most common words, and each word's mean relative position.
 4. Keep the ``max_features`` feature ids seen in the most functions (at least ``min_feature_count``).
 5. Train with Adam and cross-entropy against the uniform distribution over each name's words.
@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -28,13 +31,18 @@ from torch.nn import functional as F
 from binbridge.data.schema import FunctionRecord, read_dataset
 from binbridge.errors import ConfigError, InputError
 from binbridge.evaluation.metrics import name_f1
+from binbridge.evaluation.names import strip_decorations, symlm_words
 from binbridge.inference.word_names import WordNamer, library_prefix
 from binbridge.model.word_features import function_feature_ids
-from binbridge.model.word_model import PREFIX_WORD, NameWordModel, WordModelConfig
+from binbridge.model.word_model import MAX_DIM, PREFIX_WORD, NameWordModel, WordModelConfig
 from binbridge.progress import progress_bar
 from binbridge.training.word_head import name_words
 
 logger = logging.getLogger(__name__)
+
+_LETTER_RUN = re.compile(r"[A-Za-z]+")
+# A project's most common first run of letters counts as its prefix when this share of its names start with it.
+PROJECT_PREFIX_SHARE = 0.2
 
 # Naming rules tried on the eval data: (max_words, relative_threshold).
 RULE_GRID = ((1, 0.0), (2, 0.5), (2, 0.3), (3, 0.5), (3, 0.3), (3, 0.0), (4, 0.3))
@@ -52,7 +60,6 @@ class WordTrainingArguments:
     vocabulary_size: int = 4000
     max_features: int = 40000
     min_feature_count: int = 3
-    prefix_share: float = 0.2
     seed: int = 0
     show_progress: bool = False
 
@@ -61,11 +68,12 @@ class WordTrainingArguments:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("train-words", name, value, "must be a positive integer")
+        if self.dim > MAX_DIM:
+            raise ConfigError("train-words", "dim", self.dim, f"must be at most {MAX_DIM}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError("train-words", "seed", self.seed, "must be from 0 to 2**32 - 1")
         if not 0.0 < self.learning_rate <= 1.0:
             raise ConfigError("train-words", "learning_rate", self.learning_rate, "must be in (0, 1]")
-        if not 0.0 < self.prefix_share <= 1.0:
-            raise ConfigError("train-words", "prefix_share", self.prefix_share,
-                              "must be in (0, 1]; 1 keeps only prefixes that every name of a project uses")
 
 
 @dataclass
@@ -81,26 +89,47 @@ class WordTrainingResult:
     seconds: float
 
 
-def target_words(names: Sequence[str], projects: Sequence[str], prefix_share: float) -> list[list[str]]:
-    """Each name's distinct words of two or more letters, its project's prefix replaced by ``<prefix>``."""
-    words = [[w for w in name_words(name) if len(w) >= 2] for name in names]
-    prefixes = project_prefixes(words, projects, prefix_share)
-    return [[PREFIX_WORD if w == prefixes.get(project) else w for w in row] for row, project in zip(words, projects)]
+def target_words(names: Sequence[str], binaries: Sequence[str], projects: Sequence[str] | None = None,
+                 share: float = PROJECT_PREFIX_SHARE) -> list[list[str]]:
+    """Each name's distinct words of two or more letters; a leading library prefix becomes ``<prefix>``.
+
+    A name starts with a prefix when its first run of letters is the prefix (``cJSON_Parse``)
+    or begins with it as a word (``xmlParseFile``). The prefix is the one ``library_prefix``
+    reads from the row's ``binary`` (``pcap`` for ``libpcap.pie``), or else, with ``projects``,
+    the first word that at least ``share`` of the project's names start with (``gcry`` in
+    libgcrypt, ``ft`` in FreeType). Either way ``<prefix>`` means "the namespace word of this
+    library", which inference takes from the file name.
+    """
+    firsts = [next(iter(_LETTER_RUN.findall(strip_decorations(name))), "").lower() for name in names]
+    dominant: dict[str, str] = {}
+    if projects is not None:
+        counts: dict[str, Counter] = {}
+        for project, first in zip(projects, firsts):
+            counts.setdefault(project, Counter())[first] += 1
+        for project, counter in counts.items():
+            first, count = counter.most_common(1)[0]
+            if first and count >= share * sum(counter.values()):
+                dominant[project] = first
+    return [_target(name, library_prefix(binary) or (dominant.get(projects[i]) if projects is not None else None))
+            for i, (name, binary) in enumerate(zip(names, binaries))]
 
 
-def project_prefixes(words: Sequence[Sequence[str]], projects: Sequence[str], share: float) -> dict[str, str]:
-    """Project -> its most common name word, where at least ``share`` of its names use that word."""
-    counts: dict[str, Counter] = {}
-    sizes = Counter(projects)
-    for row, project in zip(words, projects):
-        counts.setdefault(project, Counter()).update(row)
-    prefixes = {}
-    for project, counter in counts.items():
-        if counter:
-            word, count = counter.most_common(1)[0]
-            if count >= share * sizes[project]:
-                prefixes[project] = word
-    return prefixes
+def _target(name: str, prefix: str | None) -> list[str]:
+    words = [w for w in name_words(name) if len(w) >= 2]
+    if not prefix:
+        return words
+    stripped = strip_decorations(name)
+    chunk = _LETTER_RUN.search(stripped)
+    if chunk is None:
+        return words
+    chunk_words = symlm_words(chunk.group(0))
+    if chunk.group(0).lower() == prefix:
+        covered = set(chunk_words)
+    elif chunk_words and chunk_words[0] == prefix:
+        covered = {prefix}
+    else:
+        return words
+    return [PREFIX_WORD] + [w for w in words if w not in covered]
 
 
 def word_positions(rows: Sequence[Sequence[str]], vocabulary: Sequence[str]) -> list[float]:
@@ -122,19 +151,30 @@ def frequent_features(id_lists: Sequence[Sequence[int]], max_features: int, min_
 
 def train_words(args: WordTrainingArguments) -> WordTrainingResult:
     started = time.time()
+    _check_output_folder(args.output_dir)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     train = _read(args.train_data)
     evaluation = _read(args.eval_data) if args.eval_data else []
-    targets = target_words([r.function_name for r in train], [r.project for r in train], args.prefix_share)
+    targets = target_words([r.function_name for r in train], [r.binary for r in train],
+                           [r.project for r in train])
     vocabulary = [w for w, _ in Counter(w for row in targets for w in row).most_common(args.vocabulary_size)]
     index = {w: i for i, w in enumerate(vocabulary)}
     labels = [[index[w] for w in row if w in index] for row in targets]
+    if not [w for w in vocabulary if w != PREFIX_WORD]:
+        raise InputError(args.train_data, "no function name has a word of two or more letters besides a library "
+                         "prefix", "pass a dataset whose function_name column holds real names")
+    if evaluation and not any(len(w) >= 2 for r in evaluation for w in name_words(r.function_name)):
+        raise InputError(args.eval_data, "no function name has a word to score against",
+                         "pass an eval dataset whose function_name column holds real names, or leave out --eval_data")
     logger.info("%d training functions, %d name words", len(train), len(vocabulary))
 
     train_ids = [function_feature_ids(r.assembly) for r in train]
     feature_ids = frequent_features(train_ids, args.max_features, args.min_feature_count)
     model = NameWordModel(WordModelConfig(dim=args.dim), feature_ids, vocabulary, word_positions(targets, vocabulary))
+    if not len(feature_ids):
+        raise InputError(args.train_data, f"no feature occurs in {args.min_feature_count} or more functions",
+                         "lower --min_feature_count or pass more training rows")
     logger.info("%d features with a row", len(feature_ids))
     bags = [model.rows(ids) for ids in train_ids]
 
@@ -162,6 +202,20 @@ class _Best:
     epoch: int = 0
     state: dict | None = None
     rule: tuple[int, float] | None = None
+
+
+def _check_output_folder(path: str) -> None:
+    """Fail before training when the model folder cannot be written."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(folder, "is a file, not a folder", "pass a model folder, or a new folder name")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(folder, f"cannot create the folder ({error.strerror})",
+                         "pass a folder in a writable place") from error
+    if not os.access(folder, os.W_OK):
+        raise InputError(folder, "is not writable", "pass a folder in a writable place")
 
 
 def _read(path: str) -> list[FunctionRecord]:
