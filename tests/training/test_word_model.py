@@ -108,11 +108,9 @@ def trained_folder(word_corpus):
 def test_features_keep_imports_strings_and_constants():
     assembly = 'push rbp\nlea rdi, [rip + "cannot open input file"]\ncall <fopen>\nmov esi, 0x1f4\ncall FUNC\nret'
     features = function_features(assembly)
-    assert "i:fopen" in features and "iw:fopen" in features
-    assert 's:cannot open input file' in features and "sw:cannot" in features
-    assert "c:0x1f4" in features
-    assert "m:call" in features and "b:call_mov" in features
-    assert "nc:1" in features and "nf:1" in features
+    for feature in ("i:fopen", "iw:fopen", "s:cannot open input file", "sw:cannot", "c:0x1f4", "m:call",
+                    "b:call_mov", "nc:1", "nf:1"):
+        assert feature in features, feature
     # A number inside a string is not a constant.
     assert not any(f.startswith("c:") for f in function_features('lea rdi, [rip + "error 404"]'))
 
@@ -131,7 +129,7 @@ def test_library_prefix(path, expected):
     assert library_prefix(path) == expected
 
 
-def test_leading_library_prefix_becomes_the_prefix_entry():
+def test_target_words_file_name_prefix():
     names = ["pcap_open_live", "cJSON_Parse", "xmlParseFile", "open_live", "gcry_md_open", "XML_Parse"]
     binaries = ["/x/libpcap.pie", "/x/libcjson-O2.pie", "/x/libxml2.a:parser.o", "/x/libpcap.pie",
                 "/x/gcrypt-bundle", "/x/libexpat.pie"]
@@ -144,7 +142,8 @@ def test_leading_library_prefix_becomes_the_prefix_entry():
     assert targets[5] == ["xml", "parse"]  # libexpat's file name does not give XML
 
 
-def test_project_first_word_counts_where_the_file_name_gives_none():
+def test_target_words_project_prefix():
+    """The project's most common first word counts where the file name gives no prefix."""
     names = ["gcry_md_open", "gcry_md_close", "do_hash", "sha_init"]
     targets = target_words(names, ["/x/gcrypt-bundle"] * 4, ["libgcrypt"] * 4)
     assert targets[0] == [PREFIX_WORD, "md", "open"]
@@ -158,10 +157,11 @@ def test_project_first_word_counts_where_the_file_name_gives_none():
 def test_config_names_the_field(field, value, rule):
     with pytest.raises(ConfigError) as caught:
         WordModelConfig(**{field: value})
-    assert f"word_model.{field}={value!r}" in str(caught.value) and rule in str(caught.value)
+    assert f"word_model.{field}={value!r}" in str(caught.value)
+    assert rule in str(caught.value)
 
 
-def test_choose_puts_the_prefix_first_and_skips_it_without_one():
+def test_choose_prefix_first_or_dropped():
     words = ["open", PREFIX_WORD, "file", "init"]
     model = NameWordModel(WordModelConfig(max_words=3, relative_threshold=0.3), torch.tensor([5, 9]), words,
                           [0.2, 0.0, 0.9, 0.5])
@@ -179,23 +179,27 @@ def test_unknown_features_are_left_out():
     model = NameWordModel(WordModelConfig(), torch.tensor([30, 10, 20]), ["a", "b"], [0.0, 1.0])
     assert model.rows([10, 99, 30, 10]).tolist() == [0, 2, 0]
     flat, offsets = model.bags([[99], [20, 10]])
-    assert flat.tolist() == [1, 0] and offsets.tolist() == [0, 0]
+    assert flat.tolist() == [1, 0]
+    assert offsets.tolist() == [0, 0]
 
 
 def test_training_writes_a_loadable_model(trained_folder):
     document = json.loads((trained_folder / "word_model.json").read_text())
-    assert PREFIX_WORD in document["words"] and "alpha" not in document["words"]
+    assert PREFIX_WORD in document["words"]
+    assert "alpha" not in document["words"]
     model = load_word_model(trained_folder)
-    assert len(model.feature_ids) > 10 and model.embedding.weight.shape[1] == 64
+    assert len(model.feature_ids) > 10
+    assert model.embedding.weight.shape[1] == 64
     assert 1 <= model.config.max_words <= 4
 
 
-def test_stripped_library_gets_its_prefix_and_the_right_words(trained_folder, word_corpus, gcc):
+def test_name_stripped_library_prefix_and_words(trained_folder, word_corpus, gcc):
     """A third library, never seen, stripped: its SONAME gives the prefix, the imports give the words."""
     root, _, _ = word_corpus
     stripped = build_library(root, gcc, "gamma", "O2", strip=True)
     names = _name(stripped, trained_folder)
-    assert names and all(source == "words" for source in names.values())
+    assert names
+    assert all(source == "words" for source in names.values())
     assert all(name.startswith("gamma_") for name in names)
     assert any("destroy" in name for name in names)
     assert any("open" in name or "file" in name for name in names)
@@ -214,12 +218,16 @@ def _name(binary: Path, folder: Path, *extra: str) -> dict[str, str]:
         shutil.copytree(ROOT / "src" / "binbridge" / "default_model", model)
         for name in ("word_model.json", "word_model.safetensors"):
             shutil.copy(folder / name, model / name)
+    return {f["name"]: f["source"] for f in _functions(binary, folder, *extra) if f["source"] in ("words", "model")}
+
+
+def _functions(binary: Path, folder: Path, *extra: str) -> list[dict]:
+    model = folder.parent / "combined"
     result = subprocess.run([sys.executable, "-m", "binbridge.cli", "name", str(binary), "--model_path", str(model),
                              "--format", "json", "--no_signatures", "--keep_duplicates", *extra],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    functions = json.loads(result.stdout)["functions"]
-    return {f["name"]: f["source"] for f in functions if f["source"] in ("words", "model")}
+    return json.loads(result.stdout)["functions"]
 
 
 def test_words_namer_needs_a_word_model(tmp_path):
@@ -312,3 +320,20 @@ def test_no_automatic_prefix_for_programs(trained_folder, word_corpus, gcc):
     names = _name(program, trained_folder)
     assert names
     assert not any(name.startswith("tool_") for name in names)
+
+
+def test_interactive_prefix_from_soname(trained_folder, word_corpus, gcc):
+    """A BINARY ADDRESS query reads the prefix from the SONAME, as 'binbridge name' does."""
+    from binbridge.inference.interactive import run_interactive
+    from binbridge.inference.predictor import NamePredictor
+
+    root, _, _ = word_corpus
+    renamed = root / "renamed.so"
+    renamed.write_bytes(build_library(root, gcc, "gamma", "O2", strip=True).read_bytes())
+    _name(renamed, trained_folder)  # builds the combined model folder
+    address = next(f["address"] for f in _functions(renamed, trained_folder) if f["source"] == "words")
+    predictor = NamePredictor.from_path(trained_folder.parent / "combined", model_signatures=False)
+    lines = iter([f"{renamed} {address}\n"])
+    written: list[str] = []
+    run_interactive(predictor, lambda: next(lines, None), written.append)
+    assert "gamma_" in "".join(written)

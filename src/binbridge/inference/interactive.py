@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from binbridge.binary import find_function, normalize_assembly_text
+from binbridge.binary import BinaryInfo, describe_binary, find_function, normalize_assembly_text
 from binbridge.errors import BinbridgeError, InputError
 from binbridge.inference.predictor import NamePredictor
 from binbridge.data.signatures import SOURCE_SIGNATURE
@@ -29,6 +29,8 @@ class InteractiveQuery:
     label: str
     binary: str | None = None
     """The binary that a BINARY ADDRESS query read; None for pasted assembly."""
+    info: BinaryInfo | None = None
+    """That binary's kind and SONAME, which decide its library prefix."""
 
 
 def parse_address(text: str) -> int:
@@ -55,7 +57,8 @@ def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
             if len(parts) == 2 and os.path.exists(parts[0]):
                 address = parse_address(parts[1])
                 function = find_function(parts[0], address)
-                return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}", parts[0])
+                return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}", parts[0],
+                                        describe_binary(parts[0]))
             if len(parts) == 2 and "/" in parts[0] and _HEX_ADDRESS.fullmatch(parts[1]):
                 # No instruction has a slash in its mnemonic, so this is a mistyped BINARY ADDRESS.
                 raise InputError(parts[0], "file not found", "check the path of BINARY ADDRESS, or paste assembly")
@@ -79,7 +82,9 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
             query = read_query(read_line)
             if query is None:
                 return served
-            prediction = predictor.predict([query.assembly], prefixes=[predictor.prefix_for(query.binary)])[0]
+            info = query.info
+            prefix = predictor.prefix_for(query.binary, info.soname, info.kind) if info else predictor.prefix_for(None)
+            prediction = predictor.predict([query.assembly], prefixes=[prefix])[0]
         except BinbridgeError as error:
             write(f"error: {error}\n")
             continue
