@@ -25,8 +25,8 @@ PROMPT_CHUNK_BATCHES = 8
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
 
-# Who writes the names that no signature, string or symbol gives: the name-word model
-# ("words"), the decoder ("decoder"), or "auto": the word model when the folder has one.
+# Namers of the functions that no signature, string or symbol names: the name-word model
+# ("words"), the decoder ("decoder"), or "auto", the word model when the folder has one.
 NAMERS = ("auto", "words", "decoder")
 # Library prefix modes besides a literal word: "auto" guesses it from the file name or SONAME.
 PREFIX_AUTO, PREFIX_NONE = "auto", "none"
@@ -103,6 +103,8 @@ class NamePredictor:
             signatures.append(SignatureIndex.load(path / SIGNATURE_FILE))
         for index in signatures:
             logger.info("%d known-function signatures (%s)", len(index), index.description or "user files")
+        # NOTE: the decoder loads even when the word model names every function (about 3 s on 2 cores),
+        # because the predictor's other users (pooled features, decoding options) expect it.
         word_namer = None if namer == "decoder" else WordNamer.from_folder(path)
         if namer == "words" and word_namer is None:
             raise ModelLoadError(path, "has no name-word model (word_model.json)",

@@ -59,7 +59,6 @@ class WordNamer:
     def __init__(self, model: NameWordModel) -> None:
         self.model = model.eval()
         self.positions = dict(zip(model.words, model.word_positions))
-        self.prefix_index = model.prefix_index
 
     @classmethod
     def from_folder(cls, folder: str | os.PathLike[str]) -> "WordNamer | None":
@@ -84,26 +83,32 @@ class WordNamer:
         config = self.model.config
         max_words = config.max_words if max_words is None else max_words
         threshold = config.relative_threshold if relative_threshold is None else relative_threshold
-        values, indices = probabilities.topk(min(max_words + 2, len(probabilities)))  # [k], [k]
-        picked: list[tuple[str, float]] = []
+        candidates = self._candidates(probabilities, prefix, max_words + 2)
+        if not candidates:
+            return WordChoice((), 0.0)
+        first = candidates[0][1]
+        picked = [candidates[0][0]]
+        for word, value in candidates[1:]:
+            if picked == [prefix]:  # the prefix alone is no name, so the next word joins it
+                picked.append(word)
+            elif len(picked) < max_words and value >= threshold * first:
+                picked.append(word)
+            else:
+                break
+        ordered = sorted(picked, key=lambda w: (w != prefix, self.positions.get(w, 0.5)))
+        return WordChoice(tuple(ordered), first)
+
+    def _candidates(self, probabilities: torch.Tensor, prefix: str | None, count: int) -> list[tuple[str, float]]:
+        """Return the ``count`` most probable words, ``<prefix>`` written out or dropped, without repeats."""
+        values, indices = probabilities.topk(min(count, len(probabilities)))  # [k], [k]
+        candidates: list[tuple[str, float]] = []
         for value, index in zip(values.tolist(), indices.tolist()):
             word = self.model.words[index]
             if word == PREFIX_WORD:
-                if not prefix:
-                    continue
                 word = prefix
-            only_prefix = len(picked) == 1 and picked[0][0] == prefix
-            if picked and value < threshold * picked[0][1] and not only_prefix:
-                break
-            if word not in (w for w, _ in picked):
-                picked.append((word, value))
-            if len(picked) >= max_words and not (len(picked) == 1 and word == prefix):
-                break
-        if not picked:
-            return WordChoice((), 0.0)
-        first = picked[0][1]
-        ordered = sorted((w for w, _ in picked), key=lambda w: (w != prefix, self.positions.get(w, 0.5)))
-        return WordChoice(tuple(ordered), first)
+            if word and word not in (w for w, _ in candidates):
+                candidates.append((word, value))
+        return candidates
 
     def name(self, assemblies: Sequence[str], prefixes: Sequence[str | None]) -> list[GeneratedName]:
         """Name each assembly text; ``prefixes`` gives each one's library prefix (or None)."""

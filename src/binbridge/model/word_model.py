@@ -1,9 +1,10 @@
 """The name-word model: which name words a function's stripped-visible features predict.
 
-A fastText-style classifier: the function is a bag of feature ids
-(``model.word_features``); their embeddings are averaged and one linear layer
-scores every word of a vocabulary of training-name words. It is trained with
-cross-entropy against the uniform distribution over the name's words.
+The model is a fastText-style classifier. It reads a function as a bag of
+feature ids (``model.word_features``) and averages their embeddings. One
+linear layer then scores every word of a vocabulary of training-name words.
+It is trained with cross-entropy against the uniform distribution over the
+name's words.
 
 One vocabulary entry, ``<prefix>``, stands for "this function carries its
 library's own prefix" (``png_``, ``pcap_``, ``lzma_``). Training replaces each
@@ -94,13 +95,6 @@ class NameWordModel(nn.Module):
         self.embedding = nn.EmbeddingBag(len(feature_ids), config.dim, mode="mean")
         self.output = nn.Linear(config.dim, len(words))
 
-    @property
-    def prefix_index(self) -> int | None:
-        try:
-            return self.words.index(PREFIX_WORD)
-        except ValueError:
-            return None
-
     def rows(self, ids: list[int]) -> torch.Tensor:
         """Map feature ids to embedding rows, dropping ids without a row."""
         if not ids or len(self.feature_ids) == 0:
@@ -111,11 +105,7 @@ class NameWordModel(nn.Module):
 
     def bags(self, id_lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Concatenate the rows of several functions for ``nn.EmbeddingBag``: (rows [N], offsets [B])."""
-        rows = [self.rows(ids) for ids in id_lists]
-        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)  # [B]
-        offsets = torch.cumsum(lengths, 0) - lengths  # [B]
-        flat = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)  # [N]
-        return flat, offsets
+        return pack_rows([self.rows(ids) for ids in id_lists])
 
     def forward(self, rows: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         pooled = self.embedding(rows, offsets)  # [B, D]; an empty bag gives zeros
@@ -155,6 +145,14 @@ def _temporary(folder: Path, name: str) -> str:
     return path
 
 
+def pack_rows(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate per-function embedding rows for ``nn.EmbeddingBag``: (rows [N], offsets [B])."""
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)  # [B]
+    offsets = torch.cumsum(lengths, 0) - lengths  # [B]
+    flat = torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)  # B x [n_b] -> [N]
+    return flat, offsets
+
+
 def has_word_model(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / WORD_MODEL_CONFIG).is_file()
 
@@ -174,6 +172,7 @@ def load_word_model(folder: str | os.PathLike[str]) -> NameWordModel:
             isinstance(p, (int, float)) and not isinstance(p, bool) for p in positions):
         raise ModelLoadError(config_path, f"field 'word_positions' must hold one number per word ({len(words)})",
                              _RETRAIN)
+
     state = _read_weights(weights_path)
     feature_ids = state.get("feature_ids")
     if feature_ids is None or feature_ids.dim() != 1 or feature_ids.is_floating_point() or not len(feature_ids):
@@ -188,7 +187,8 @@ def load_word_model(folder: str | os.PathLike[str]) -> NameWordModel:
             found = "missing" if tensor is None else f"shape {tuple(tensor.shape)}"
             raise ModelLoadError(weights_path, f"tensor '{key}' is {found}, the config needs {shape}", _RETRAIN)
         if not tensor.is_floating_point() or not bool(torch.isfinite(tensor).all()):
-            raise ModelLoadError(weights_path, f"tensor '{key}' holds values that are not finite numbers", _RETRAIN)
+            raise ModelLoadError(weights_path, f"tensor '{key}' contains values that are not finite (NaN or infinity)", _RETRAIN)
+
     model = NameWordModel(config, feature_ids, words, [float(p) for p in positions])
     with torch.no_grad():
         model.embedding.weight.copy_(state["embedding"].float())

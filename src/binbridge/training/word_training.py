@@ -34,7 +34,7 @@ from binbridge.evaluation.metrics import name_f1
 from binbridge.evaluation.names import strip_decorations, symlm_words
 from binbridge.inference.word_names import WordNamer, library_prefix
 from binbridge.model.word_features import function_feature_ids
-from binbridge.model.word_model import MAX_DIM, PREFIX_WORD, NameWordModel, WordModelConfig
+from binbridge.model.word_model import MAX_DIM, PREFIX_WORD, NameWordModel, WordModelConfig, pack_rows
 from binbridge.progress import progress_bar
 from binbridge.training.word_head import name_words
 
@@ -91,7 +91,7 @@ class WordTrainingResult:
 
 def target_words(names: Sequence[str], binaries: Sequence[str], projects: Sequence[str] | None = None,
                  share: float = PROJECT_PREFIX_SHARE) -> list[list[str]]:
-    """Each name's distinct words of two or more letters; a leading library prefix becomes ``<prefix>``.
+    """Return each name's distinct words of two or more letters, a leading library prefix as ``<prefix>``.
 
     A name starts with a prefix when its first run of letters is the prefix (``cJSON_Parse``)
     or begins with it as a word (``xmlParseFile``). The prefix is the one ``library_prefix``
@@ -133,7 +133,7 @@ def _target(name: str, prefix: str | None) -> list[str]:
 
 
 def word_positions(rows: Sequence[Sequence[str]], vocabulary: Sequence[str]) -> list[float]:
-    """Mean relative position (0 first, 1 last) of each vocabulary word in the names that use it."""
+    """Return the mean relative position (0 first, 1 last) of each vocabulary word in the names that use it."""
     totals, counts = Counter(), Counter()
     for row in rows:
         for i, word in enumerate(row):
@@ -143,7 +143,7 @@ def word_positions(rows: Sequence[Sequence[str]], vocabulary: Sequence[str]) -> 
 
 
 def frequent_features(id_lists: Sequence[Sequence[int]], max_features: int, min_count: int) -> torch.Tensor:
-    """The ids that occur in the most functions, at most ``max_features``, each in at least ``min_count``."""
+    """Return the ids that occur in the most functions, at most ``max_features``, each in at least ``min_count``."""
     counts = Counter(i for ids in id_lists for i in set(ids))
     kept = [i for i, c in counts.most_common(max_features) if c >= min_count]
     return torch.tensor(sorted(kept), dtype=torch.int64)
@@ -171,10 +171,10 @@ def train_words(args: WordTrainingArguments) -> WordTrainingResult:
 
     train_ids = [function_feature_ids(r.assembly) for r in train]
     feature_ids = frequent_features(train_ids, args.max_features, args.min_feature_count)
-    model = NameWordModel(WordModelConfig(dim=args.dim), feature_ids, vocabulary, word_positions(targets, vocabulary))
     if not len(feature_ids):
         raise InputError(args.train_data, f"no feature occurs in {args.min_feature_count} or more functions",
                          "lower --min_feature_count or pass more training rows")
+    model = NameWordModel(WordModelConfig(dim=args.dim), feature_ids, vocabulary, word_positions(targets, vocabulary))
     logger.info("%d features with a row", len(feature_ids))
     bags = [model.rows(ids) for ids in train_ids]
 
@@ -233,9 +233,7 @@ def _train_epoch(model, optimizer, bags, labels, usable, args, epoch) -> float:
     bar = progress_bar(enabled=args.show_progress, total=len(order), desc=f"epoch {epoch}", unit="fn")
     for start in range(0, len(order), args.batch_size):
         batch = order[start:start + args.batch_size]
-        lengths = torch.tensor([len(bags[i]) for i in batch])  # [B]
-        offsets = torch.cumsum(lengths, 0) - lengths  # [B]
-        logits = model(torch.cat([bags[i] for i in batch]), offsets)  # [B, V]
+        logits = model(*pack_rows([bags[i] for i in batch]))  # [B, V]
         target = torch.zeros_like(logits)  # [B, V]
         for row, i in enumerate(batch):
             target[row, labels[i]] = 1.0 / len(labels[i])
