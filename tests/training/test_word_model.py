@@ -13,7 +13,7 @@ import torch
 
 from binbridge.data.extract import extract_to_csv
 from binbridge.errors import ConfigError, ModelLoadError
-from binbridge.inference.word_names import WordNamer, library_prefix
+from binbridge.inference.word_names import WordNamer, exported_prefix, library_prefix
 from binbridge.model.word_features import function_features
 from binbridge.model.word_model import PREFIX_WORD, NameWordModel, WordModelConfig, load_word_model
 from binbridge.training.word_training import WordTrainingArguments, target_words, train_words
@@ -127,6 +127,22 @@ def test_features_keep_imports_strings_and_constants():
 ])
 def test_library_prefix(path, expected):
     assert library_prefix(path) == expected
+
+
+@pytest.mark.parametrize("names, expected", [
+    (["XML_Parse", "XML_SetUserData", "XML_GetBase", "XmlInitEncoding"], "XML"),
+    (["cJSON_Parse", "cJSON_Delete", "cjson_helper"], "cJSON"),
+    (["xmlParseFile", "xmlFree", "xmlReadFile", "htmlParseDoc"], "xml"),
+    (["sqlite3_open", "sqlite3_close", "sqlite3_exec"], "sqlite3"),
+    (["evthread_use_pthreads"], None),
+    # zlib: no namespace covers half of the exports.
+    (["deflate", "deflateEnd", "inflate", "inflateEnd", "adler32", "crc32", "compress", "uncompress", "gzopen"],
+     None),
+    (["_Z3foov", "_ZN3fooC1Ev", "isl_map_free"], None),
+    ([], None),
+])
+def test_exported_prefix(names, expected):
+    assert exported_prefix(names) == expected
 
 
 def test_target_words_file_name_prefix():
@@ -322,6 +338,40 @@ def test_no_automatic_prefix_for_programs(trained_folder, word_corpus, gcc):
     assert not any(name.startswith("tool_") for name in names)
 
 
+EXPORTED_API = r"""
+#define API __attribute__((visibility("default")))
+API int GmLib_api_version(void) { return 3; }
+API int GmLib_api_check(int level) { return level > 2; }
+API void *GmLib_api_handle(void) { return (void *)GmLib_buffer_create(16); }
+"""
+
+
+def build_exporting_library(root: Path, gcc: str) -> Path:
+    """libgamma.so.1 whose API is GmLib_*: hidden helpers, three exported functions, stripped."""
+    source = root / "gmlib.c"
+    source.write_text(LIBRARY_SOURCE.replace("PFX", "GmLib") + EXPORTED_API)
+    library = root / "libgamma-exports.so"
+    subprocess.run([gcc, "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-Wl,-soname,libgamma.so.1",
+                    str(source), "-o", str(library)], check=True)
+    subprocess.run(["strip", str(library)], check=True)
+    return library
+
+
+def test_prefix_from_exports(trained_folder, word_corpus, gcc):
+    """A stripped library's exports show its prefix and its spelling; they win over the SONAME."""
+    root, _, _ = word_corpus
+    library = build_exporting_library(root, gcc)
+    names = _name(library, trained_folder)
+    functions = _functions(library, trained_folder)
+    assert {f["name"] for f in functions if f["source"] == "symbol"} >= {"GmLib_api_version", "GmLib_api_check"}
+    assert names
+    assert all(name.startswith("GmLib_") for name in names)
+    assert not any(name.startswith("gamma") for name in names)
+    renamed = _functions(library, trained_folder, "--rename_symbols")
+    # Renaming every function must not read the prefix from the names it replaces.
+    assert not any(f["name"].startswith("GmLib_") for f in renamed if f["source"] == "words")
+
+
 def test_interactive_prefix_from_soname(trained_folder, word_corpus, gcc):
     """A BINARY ADDRESS query reads the prefix from the SONAME, as 'binbridge name' does."""
     from binbridge.inference.interactive import run_interactive
@@ -337,3 +387,19 @@ def test_interactive_prefix_from_soname(trained_folder, word_corpus, gcc):
     written: list[str] = []
     run_interactive(predictor, lambda: next(lines, None), written.append)
     assert "gamma_" in "".join(written)
+
+
+def test_interactive_prefix_from_exports(trained_folder, word_corpus, gcc):
+    """A BINARY ADDRESS query reads the prefix from the library's exports, as 'binbridge name' does."""
+    from binbridge.inference.interactive import run_interactive
+    from binbridge.inference.predictor import NamePredictor
+
+    root, _, _ = word_corpus
+    library = build_exporting_library(root, gcc)
+    _name(library, trained_folder)  # builds the combined model folder
+    address = next(f["address"] for f in _functions(library, trained_folder) if f["source"] == "words")
+    predictor = NamePredictor.from_path(trained_folder.parent / "combined", model_signatures=False)
+    lines = iter([f"{library} {address}\n"])
+    written: list[str] = []
+    run_interactive(predictor, lambda: next(lines, None), written.append)
+    assert "GmLib_" in "".join(written)

@@ -12,7 +12,7 @@ from binbridge.binary.errors import (
     TruncatedFileError,
     UnsupportedArchitectureError,
 )
-from binbridge.binary.extract import describe_binary, find_function, iter_function_runs, iter_functions
+from binbridge.binary.extract import describe_binary, find_function, function_names, iter_function_runs, iter_functions
 from binbridge.binary.records import BinaryInfo, ExtractedFunction
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "UnsupportedArchitectureError",
     "describe_binary",
     "find_function",
+    "function_names",
     "iter_function_runs",
     "iter_functions",
     "normalize_assembly_text",

@@ -18,6 +18,7 @@ from binbridge.binary.members import ArchiveSymbols, archive_elves, require_x86_
 from binbridge.binary.normalize import render_function
 from binbridge.binary.records import BinaryInfo, ExtractedFunction
 from binbridge.binary.relocatable import RelocatableSpace
+from binbridge.binary.runtime import SOURCE_RUNTIME
 from binbridge.binary.space import AddressSpace
 from binbridge.errors import ConfigError, InputError
 
@@ -154,6 +155,20 @@ def describe_binary(path: str | os.PathLike[str]) -> BinaryInfo:
         return BinaryInfo(opened.path, digest, ARCH, "archive", stripped)
     return BinaryInfo(opened.path, digest, ARCH, opened.elf.kind, not has_function_symbols(opened.elf),
                       opened.elf.soname)
+
+
+def function_names(path: str | os.PathLike[str]) -> list[str]:
+    """Return the names that the functions of an ELF file keep (symbols, or a stripped library's exports).
+
+    GCC's start-up code (``frame_dummy``, source ``runtime``) is left out, because the compiler
+    named it, not the program. Only the function boundaries are read, not the code. An archive
+    gives an empty list.
+    """
+    opened = open_input(path)
+    if opened.archive is not None:
+        return []
+    return [f.name for f in discover_functions(opened.elf, make_space(opened.elf))
+            if f.name and f.source != SOURCE_RUNTIME]
 
 
 def find_function(path: str | os.PathLike[str], address: int) -> ExtractedFunction:

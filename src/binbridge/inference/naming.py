@@ -7,7 +7,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
@@ -81,7 +81,7 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
                          chunk_size: int = 512, rename_symbols: bool = False, show_progress: bool = False,
                          unnamed: frozenset[int] = frozenset(),
                          preset: dict[int, PresetName] | None = None,
-                         info: BinaryInfo | None = None) -> Iterator[NamedFunction]:
+                         info: BinaryInfo | None = None, symbol_names: Sequence[str] = ()) -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
@@ -90,17 +90,20 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
     Functions at the addresses in ``unnamed`` (cold parts, named later by
     ``name_binary``) come back with an empty name and source ``cold``. Functions in ``preset``
     (call keys and RTTI, found during ``name_binary``'s first read) get those names without the model.
-    ``info`` (``describe_binary``: kind and SONAME) tells the name-word model the library prefix.
+    ``info`` (``describe_binary``: kind and SONAME) and ``symbol_names`` (the names the binary
+    keeps, such as a shared library's exports) tell the name-word model the library prefix.
     """
     bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
     try:
-        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, preset or {}, bar, info)
+        yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, preset or {}, bar, info,
+                                 symbol_names)
     finally:
         bar.close()
 
 
 def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unnamed: frozenset[int],
-                  preset: dict[int, PresetName], bar, info: BinaryInfo | None) -> Iterator[NamedFunction]:
+                  preset: dict[int, PresetName], bar, info: BinaryInfo | None,
+                  symbol_names: Sequence[str]) -> Iterator[NamedFunction]:
     """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
     member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
@@ -112,7 +115,8 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
                 raise ValueError("functions without symbols need a model")
             if not isinstance(predictor, NamePredictor):
                 predictor = predictor()  # a factory: load the model only once a function needs it
-            prefix = predictor.prefix_for(path, info.soname, info.kind) if info else predictor.prefix_for(path)
+            prefix = (predictor.prefix_for(path, info.soname, info.kind, symbol_names) if info
+                      else predictor.prefix_for(path, symbol_names=symbol_names))
             generated = predictor.predict([f.assembly for f in to_predict], prefixes=[prefix] * len(to_predict))
             predictions = {id(f): g for f, g in zip(to_predict, generated)}
         for function in chunk:
@@ -145,16 +149,18 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     source ``cold``. A first pass over the binary finds these parts. With ``string_names``, a
     ``__func__`` string in a cold part names its function when the model would otherwise.
     The same first pass finds the functions that call keys name (``inference.call_names``) and,
-    with ``rtti``, the virtual functions of C++ classes (``inference.class_names``).
+    with ``rtti``, the virtual functions of C++ classes (``inference.class_names``), and the
+    names the binary keeps, from which the name-word model reads a library's prefix.
     """
     info = describe_binary(path)
     calls = CallContext(predictor.signatures if isinstance(predictor, NamePredictor) else ())
     if not calls.enabled or info.kind == "archive":
         calls = None
     classes = ClassInputs() if rtti and info.kind != "archive" else None
-    cold, preset = ColdParts(), {}
+    cold, preset, symbol_names = ColdParts(), {}, []
     if (cold_parts or calls is not None or classes is not None) and info.kind != "archive":
-        cold = _find_cold_parts(path, rename_symbols, calls, classes)
+        first = _first_read(path, rename_symbols, calls, classes)
+        cold, symbol_names = first.cold, first.symbol_names
         if calls is not None:
             # The first read's signature matches are kept, so the model's predictor does not look them up again.
             matches = {**calls.matches, **calls.resolve(cold.parents)}
@@ -168,7 +174,7 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
             cold = ColdParts()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
-                                          preset=preset, info=info))
+                                          preset=preset, info=info, symbol_names=symbol_names))
     by_address = {f.address: f for f in functions}
     _name_functions_from_parts(cold, by_address, string_names)
     if unique:
@@ -191,18 +197,27 @@ class ColdParts:
     """Address of a function -> its name, from the symbol ``NAME.cold`` that its cold part kept."""
 
 
-def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool, calls: CallContext | None,
-                     classes: ClassInputs | None) -> ColdParts:
+@dataclass
+class _FirstRead:
+    cold: ColdParts
+    symbol_names: list[str]
+    """The symbol names that the functions keep, start-up code left out (none when renaming)."""
+
+
+def _first_read(path: str | os.PathLike[str], rename_symbols: bool, calls: CallContext | None,
+                classes: ClassInputs | None) -> _FirstRead:
     """Extract the functions once to find the cold parts; parts with a symbol keep it unless renaming.
 
     Each function is also noted in ``calls`` and ``classes``, when given.
     """
-    spans, named, strings, imports = [], {}, {}, {}
+    spans, named, strings, imports, own_names = [], {}, {}, {}, []
     with _quiet_loader():  # the second pass reports the same damaged sections
         for function in iter_functions(path):
             spans.append(span_of(function))
             if function.name and not rename_symbols:
                 named[function.address] = function.name
+                if function.source != SOURCE_RUNTIME:
+                    own_names.append(function.name)
             if calls is not None:
                 calls.add(function, None if rename_symbols else function.name)
             found = string_name(function.assembly) if '"' in function.assembly else None
@@ -222,7 +237,7 @@ def _find_cold_parts(path: str | os.PathLike[str], rename_symbols: bool, calls: 
         base = cold_symbol_base(named.get(part, ""))
         if base and parent not in named:
             symbol_names[parent] = base
-    return ColdParts(parents, part_strings, symbol_names)
+    return _FirstRead(ColdParts(parents, part_strings, symbol_names), own_names)
 
 
 def cold_symbol_base(name: str) -> str | None:

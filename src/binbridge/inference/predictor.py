@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from binbridge.errors import ModelLoadError
 from binbridge.data.signatures import SIGNATURE_FILE, SOURCE_SIGNATURE, SignatureIndex, load_signatures
 from binbridge.inference.string_names import string_prediction
-from binbridge.inference.word_names import WordNamer, library_prefix
+from binbridge.inference.word_names import WordNamer, exported_prefix, library_prefix
 from binbridge.model.binbridge import BinbridgeModel, GeneratedName
 from binbridge.model.loading import load_model
 from binbridge.training.feature_cache import tokenize_assembly
@@ -112,11 +112,13 @@ class NamePredictor:
         return cls(load_model(path), signatures=signatures, word_namer=word_namer, **kwargs)
 
     def prefix_for(self, binary: str | os.PathLike[str] | None, soname: str = "",
-                   kind: str | None = None) -> str | None:
+                   kind: str | None = None, symbol_names: Sequence[str] = ()) -> str | None:
         """Return the library prefix for functions of ``binary`` (see ``prefix``), or None.
 
         With ``kind`` (``BinaryInfo.kind``), an automatic prefix is read only for libraries and
-        object files: an executable named ``libtool`` is not a library.
+        object files: an executable named ``libtool`` is not a library. The automatic prefix is
+        the namespace of the binary's named functions (``symbol_names``, which a stripped shared
+        library keeps for its exports; ``exported_prefix``), else the SONAME's or the file name's.
         """
         if self.prefix == PREFIX_NONE:
             return None
@@ -124,7 +126,7 @@ class NamePredictor:
             return self.prefix
         if kind is not None and kind not in LIBRARY_KINDS:
             return None
-        return library_prefix(soname) or library_prefix(binary)
+        return exported_prefix(symbol_names) or library_prefix(soname) or library_prefix(binary)
 
     def known_name(self, assembly: str) -> GeneratedName | None:
         """Return the prediction that needs no model: a signature match, then a string name, or None."""
