@@ -9,11 +9,15 @@ Baselines:
   that the name-word model gets (``pcap`` for libpcap), for a fair comparison.
 
 The name-word model takes each row's library prefix from its ``binary`` column, as
-``binbridge infer`` does; ``--prefix none`` turns that off.
+``binbridge infer`` does; ``--prefix none`` turns that off. ``--prefix_library
+PROJECT=LIBRARY`` takes it for that project's rows from a stripped shared
+library's exported names instead, as ``binbridge name`` does for such a file, and
+``--only_unexported`` then scores only the functions that the library does not
+export (those that a stripped shared library leaves to the model).
 
 Usage:
     python benchmarks/heldout_benchmark.py --train_data DIR/train.csv --test_data DIR/test.csv \
-        [--model_path MODEL] [--max_train 20000] [-o OUT_DIR]
+        [--model_path MODEL] [--max_train 20000] [--prefix_library PROJECT=LIBRARY ...] [-o OUT_DIR]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from binbridge.binary import function_names
 from binbridge.data.schema import read_dataset
 from binbridge.evaluation import (BaselinePredictions, EvaluationConfig, PredictionRow, evaluate,
                                   most_frequent_words_baseline, nearest_neighbour_baseline, write_report)
@@ -42,6 +47,12 @@ def main() -> int:
     parser.add_argument("--namer", choices=("auto", "words", "decoder"), default="auto",
                         help="what names the functions (see 'binbridge name --help')")
     parser.add_argument("--prefix", default="auto", help="library prefix: auto, none or a word")
+    parser.add_argument("--prefix_library", action="append", default=[], metavar="PROJECT=LIBRARY",
+                        help="read the prefix for PROJECT's rows from LIBRARY's exported names (repeatable)")
+    parser.add_argument("--only_unexported", action="store_true",
+                        help="score only rows whose name is not among their --prefix_library library's exports")
+    parser.add_argument("--file_name_prefix", action="store_true",
+                        help="with --prefix_library, still take the prefix from the binary column (for comparison)")
     parser.add_argument("--max_train", type=int, default=20000, help="training rows for the retrieval index")
     parser.add_argument("-o", "--output_dir", default="work/bench/heldout", help="report folder")
     args = parser.parse_args()
@@ -50,6 +61,9 @@ def main() -> int:
 
     train = read_dataset(args.train_data)
     test = read_dataset(args.test_data)
+    exports = library_exports(args.prefix_library)
+    if args.only_unexported:
+        test = [r for r in test if r.function_name not in exports.get(r.project, frozenset())]
     random.Random(0).shuffle(train)
     train = train[: args.max_train]
     predictor = NamePredictor.from_path(args.model_path, string_names=not args.no_string_names,
@@ -57,7 +71,9 @@ def main() -> int:
                                         prefix=args.prefix)
 
     started = time.time()
-    prefixes = [predictor.prefix_for(r.binary) for r in test]
+    prefix_names = {} if args.file_name_prefix else exports
+    prefixes = [predictor.prefix_for(r.binary, symbol_names=sorted(prefix_names.get(r.project, ()))) for r in test]
+    print(f"prefixes: {dict(sorted({r.project: p for r, p in zip(test, prefixes)}.items()))}")
     predictions = predictor.predict([r.assembly for r in test], show_progress=True, prefixes=prefixes)
     model_seconds = time.time() - started
 
@@ -92,6 +108,17 @@ def main() -> int:
         print(f"{baseline.name}: XFL-style F1 {scores.xfl.f1:.4f}, SymLM-style F1 {scores.symlm.f1:.4f}")
     print(f"report: {out_dir / 'report.md'}")
     return 0
+
+
+def library_exports(pairs: list[str]) -> dict[str, frozenset[str]]:
+    """Map each PROJECT of ``PROJECT=LIBRARY`` to the function names that LIBRARY keeps."""
+    exports = {}
+    for pair in pairs:
+        project, separator, library = pair.partition("=")
+        if not separator or not project or not library:
+            raise SystemExit(f"--prefix_library {pair!r}: expected PROJECT=LIBRARY, such as expat=/usr/lib/libexpat.so.1")
+        exports[project] = frozenset(function_names(library))
+    return exports
 
 
 if __name__ == "__main__":

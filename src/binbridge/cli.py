@@ -133,7 +133,7 @@ def _predictor(args: argparse.Namespace):
     for option in ("guidance_scale", "repetition_penalty", "name_start_guidance"):
         value = getattr(args, option)
         if value is not None:
-            setattr(predictor.model.config, option, value)
+            predictor.set_decoding_option(option, value)
     return predictor
 
 

@@ -246,6 +246,23 @@ def _functions(binary: Path, folder: Path, *extra: str) -> list[dict]:
     return json.loads(result.stdout)["functions"]
 
 
+def test_word_model_folder_alone(trained_folder, word_corpus, gcc):
+    """A folder with only the name-word model names a stripped library; the decoder is never loaded."""
+    root, _, _ = word_corpus
+    stripped = build_library(root, gcc, "gamma", "O2", strip=True)
+    command = [sys.executable, "-m", "binbridge.cli", "name", str(stripped), "--model_path", str(trained_folder),
+               "--format", "json", "--no_signatures", "--keep_duplicates"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    sources = {f["source"] for f in json.loads(result.stdout)["functions"]}
+    assert "words" in sources
+    assert "model" not in sources
+    decoder = subprocess.run(command + ["--namer", "decoder"], capture_output=True, text=True, timeout=600)
+    assert decoder.returncode == 2
+    assert str(trained_folder) in decoder.stderr
+    assert "Traceback" not in decoder.stderr
+
+
 def test_words_namer_needs_a_word_model(tmp_path):
     from binbridge.inference.predictor import NamePredictor
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -66,16 +66,23 @@ class NamePredictor:
 
     ``prefix`` is the library prefix that the word model's ``<prefix>`` entry stands for: a
     word, ``"none"``, or ``"auto"`` (the default) to guess it from each binary's file name.
+
+    ``model`` may be None when ``model_loader`` is given: the model then loads the first time
+    the decoder or the encoder is needed. With a name-word model that may be never.
     """
 
-    def __init__(self, model: BinbridgeModel, *, batch_size: int = 32, max_batch_tokens: int = 32768,
+    def __init__(self, model: BinbridgeModel | None, *, batch_size: int = 32, max_batch_tokens: int = 32768,
                  num_threads: int | None = None, decode_batch_size: int | None = None,
                  string_names: bool = True, signatures: Sequence[SignatureIndex] = (),
-                 word_namer: WordNamer | None = None, prefix: str = PREFIX_AUTO) -> None:
-        if model.encoder is None:
-            raise ValueError("NamePredictor needs a model loaded with its encoder")
-        self.model = model.eval()
-        _cast_for_inference(model)
+                 word_namer: WordNamer | None = None, prefix: str = PREFIX_AUTO,
+                 model_loader: Callable[[], BinbridgeModel] | None = None) -> None:
+        if model is None and model_loader is None:
+            raise ValueError("NamePredictor needs a model or a model_loader")
+        self._model: BinbridgeModel | None = None
+        self._model_loader = model_loader
+        self._decoding_options: dict[str, float] = {}
+        if model is not None:
+            self._use_model(model)
         self.batch_size = batch_size
         self.decode_batch_size = decode_batch_size or 4 * batch_size
         self.max_batch_tokens = max_batch_tokens
@@ -103,13 +110,37 @@ class NamePredictor:
             signatures.append(SignatureIndex.load(path / SIGNATURE_FILE))
         for index in signatures:
             logger.info("%d known-function signatures (%s)", len(index), index.description or "user files")
-        # NOTE: the decoder loads even when the word model names every function (about 3 s on 2 cores),
-        # because the predictor's other users (pooled features, decoding options) expect it.
         word_namer = None if namer == "decoder" else WordNamer.from_folder(path)
         if namer == "words" and word_namer is None:
             raise ModelLoadError(path, "has no name-word model (word_model.json)",
                                  "train one with 'binbridge train-words -o FOLDER', or pass --namer decoder")
+        if word_namer is not None:
+            # The word model names every function that needs a model. So the decoder (about 3 s to
+            # load on 2 cores) loads only when another caller uses it, and a folder may lack it.
+            return cls(None, model_loader=lambda: load_model(path), signatures=signatures, word_namer=word_namer,
+                       **kwargs)
         return cls(load_model(path), signatures=signatures, word_namer=word_namer, **kwargs)
+
+    @property
+    def model(self) -> BinbridgeModel:
+        """The encoder, Q-Former and decoder, loaded on first use when the predictor was given a loader."""
+        if self._model is None:
+            self._use_model(self._model_loader())
+        return self._model
+
+    def _use_model(self, model: BinbridgeModel) -> None:
+        if model.encoder is None:
+            raise ValueError("NamePredictor needs a model loaded with its encoder")
+        self._model = model.eval()
+        _cast_for_inference(model)
+        for option, value in self._decoding_options.items():
+            setattr(model.config, option, value)
+
+    def set_decoding_option(self, option: str, value: float) -> None:
+        """Set one decoding option of the model config (``guidance_scale``, ...), now or once the model loads."""
+        self._decoding_options[option] = value
+        if self._model is not None:
+            setattr(self._model.config, option, value)
 
     def prefix_for(self, binary: str | os.PathLike[str] | None, soname: str = "",
                    kind: str | None = None, symbol_names: Sequence[str] = ()) -> str | None:
