@@ -119,21 +119,26 @@ def cmd_train_words(args: argparse.Namespace) -> int:
 
 
 def _predictor(args: argparse.Namespace):
-    from binbridge.inference.predictor import NamePredictor
+    from binbridge.inference.predictor import NamePredictor, default_model_path
+    from binbridge.model.word_model import has_word_model
 
-    _quiet_transformers()
     namer = args.namer
     if namer == "auto" and args.show_analysis:
         namer = "decoder"  # only the decoder writes an analysis
+    if namer == "decoder" or not has_word_model(args.model_path or default_model_path()):
+        _quiet_transformers()  # before the decoder loads; the name-word model needs no transformers
     predictor = NamePredictor.from_path(args.model_path, batch_size=args.batch_size, num_threads=args.threads,
                                         string_names=not args.no_string_names,
                                         model_signatures=not args.no_signatures, signature_files=args.signatures,
                                         namer=namer, prefix=args.prefix)
     # argparse already checked the values (cli_options._decoding_factor).
-    for option in ("guidance_scale", "repetition_penalty", "name_start_guidance"):
-        value = getattr(args, option)
-        if value is not None:
-            predictor.set_decoding_option(option, value)
+    decoding_options = [option for option in ("guidance_scale", "repetition_penalty", "name_start_guidance")
+                        if getattr(args, option) is not None]
+    for option in decoding_options:
+        predictor.set_decoding_option(option, getattr(args, option))
+    if decoding_options and predictor.word_namer is not None:
+        print(f"binbridge: warning: --{decoding_options[0]} applies to the decoder, and the name-word model names these "
+              "functions; add --namer decoder to use it", file=sys.stderr)
     return predictor
 
 

@@ -45,7 +45,9 @@ def _learning_rate(text: str) -> float:
 
 
 def _prefix(text: str) -> str:
-    if text in ("auto", "none") or _PREFIX_WORD.fullmatch(text):
+    if text.lower() in ("auto", "none"):
+        return text.lower()  # "None" is the keyword, not a prefix word
+    if _PREFIX_WORD.fullmatch(text):
         return text
     raise argparse.ArgumentTypeError(f"invalid prefix {text!r}; use auto, none, or one word of letters and "
                                      "digits (at most 40) such as pcap")
@@ -172,8 +174,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "has a name-word model and --show_analysis is not given, else decoder")
     parser.add_argument("--prefix", type=_prefix, default="auto", metavar="WORD",
                         help="library prefix that the name-word model writes where it predicts one (pcap_open); "
-                             "'auto' (default) takes it from a lib*.so SONAME or lib* file name (libpcap.so.1 -> "
-                             "pcap; for 'infer', the binary column), 'none' never writes one")
+                             "'auto' (default) reads it for libraries: the namespace that most exported names "
+                             "share (XML in libexpat.so.1), else the SONAME or a lib* file name (libpcap.so.1 -> "
+                             "pcap; for 'infer', the binary column); 'none' never writes one")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")
 

@@ -13,7 +13,7 @@ import torch
 
 from binbridge.data.extract import extract_to_csv
 from binbridge.errors import ConfigError, ModelLoadError
-from binbridge.inference.word_names import WordNamer, exported_prefix, library_prefix
+from binbridge.inference.word_names import WordNamer, exported_prefix, is_cpp_library, library_prefix
 from binbridge.model.word_features import function_features
 from binbridge.model.word_model import PREFIX_WORD, NameWordModel, WordModelConfig, load_word_model
 from binbridge.training.word_training import WordTrainingArguments, target_words, train_words
@@ -134,6 +134,7 @@ def test_library_prefix(path, expected):
     (["cJSON_Parse", "cJSON_Delete", "cjson_helper"], "cJSON"),
     (["xmlParseFile", "xmlFree", "xmlReadFile", "htmlParseDoc"], "xml"),
     (["sqlite3_open", "sqlite3_close", "sqlite3_exec"], "sqlite3"),
+    (["sqlite3VdbeExec", "sqlite3BtreeOpen", "sqlite3_open"], "sqlite3"),
     (["evthread_use_pthreads"], None),
     # zlib: no namespace covers half of the exports.
     (["deflate", "deflateEnd", "inflate", "inflateEnd", "adler32", "crc32", "compress", "uncompress", "gzopen"],
@@ -143,6 +144,12 @@ def test_library_prefix(path, expected):
 ])
 def test_exported_prefix(names, expected):
     assert exported_prefix(names) == expected
+
+
+def test_cpp_library_by_mangled_names():
+    assert is_cpp_library(["_ZNSt6locale5facetD2Ev", "_ZSt9terminatev", "__cxa_throw"])
+    assert not is_cpp_library(["XML_Parse", "XML_GetBase", "_ZN3fooC1Ev"])
+    assert not is_cpp_library([])
 
 
 def test_target_words_file_name_prefix():
@@ -221,6 +228,7 @@ def test_name_stripped_library_prefix_and_words(trained_folder, word_corpus, gcc
     assert any("open" in name or "file" in name for name in names)
     without = _name(stripped, trained_folder, "--prefix", "none")
     assert not any(name.startswith("gamma") for name in without)
+    assert _name(stripped, trained_folder, "--prefix", "None") == without  # the keyword, in any case
     chosen = _name(stripped, trained_folder, "--prefix", "zz9")
     assert all(name.startswith("zz9_") for name in chosen)
 
@@ -260,7 +268,11 @@ def test_word_model_folder_alone(trained_folder, word_corpus, gcc):
     decoder = subprocess.run(command + ["--namer", "decoder"], capture_output=True, text=True, timeout=600)
     assert decoder.returncode == 2
     assert str(trained_folder) in decoder.stderr
+    assert "the folder has only a name-word model" in decoder.stderr
     assert "Traceback" not in decoder.stderr
+    guided = subprocess.run(command + ["--guidance_scale", "2"], capture_output=True, text=True, timeout=600)
+    assert guided.returncode == 0
+    assert "--guidance_scale applies to the decoder" in guided.stderr
 
 
 def test_words_namer_needs_a_word_model(tmp_path):
@@ -363,11 +375,15 @@ API void *GmLib_api_handle(void) { return (void *)GmLib_buffer_create(16); }
 """
 
 
-def build_exporting_library(root: Path, gcc: str) -> Path:
+# A program interpreter makes a shared library runnable, as libc.so.6 and libcap.so.2 are.
+INTERPRETER = 'const char interpreter[] __attribute__((section(".interp"))) = "/lib64/ld-linux-x86-64.so.2";\n'
+
+
+def build_exporting_library(root: Path, gcc: str, *, runnable: bool = False) -> Path:
     """libgamma.so.1 whose API is GmLib_*: hidden helpers, three exported functions, stripped."""
     source = root / "gmlib.c"
-    source.write_text(LIBRARY_SOURCE.replace("PFX", "GmLib") + EXPORTED_API)
-    library = root / "libgamma-exports.so"
+    source.write_text(LIBRARY_SOURCE.replace("PFX", "GmLib") + EXPORTED_API + (INTERPRETER if runnable else ""))
+    library = root / ("libgamma-runnable.so" if runnable else "libgamma-exports.so")
     subprocess.run([gcc, "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-Wl,-soname,libgamma.so.1",
                     str(source), "-o", str(library)], check=True)
     subprocess.run(["strip", str(library)], check=True)
@@ -387,6 +403,48 @@ def test_prefix_from_exports(trained_folder, word_corpus, gcc):
     renamed = _functions(library, trained_folder, "--rename_symbols")
     # Renaming every function must not read the prefix from the names it replaces.
     assert not any(f["name"].startswith("GmLib_") for f in renamed if f["source"] == "words")
+
+
+def test_runnable_library_prefix_from_exports(trained_folder, word_corpus, gcc):
+    """A library with a program interpreter and a SONAME is still a library."""
+    from binbridge.binary import describe_binary
+
+    root, _, _ = word_corpus
+    library = build_exporting_library(root, gcc, runnable=True)
+    assert describe_binary(library).kind == "executable"
+    _name(library, trained_folder)  # builds the combined model folder
+    names = [f["name"] for f in _functions(library, trained_folder) if f["source"] == "words"]
+    assert names
+    assert all(name.startswith("GmLib_") for name in names)
+
+
+def test_prefix_from_exports_without_first_read(trained_folder, word_corpus, gcc):
+    """With cold parts, RTTI and signatures off, the exports still give the prefix."""
+    root, _, _ = word_corpus
+    library = build_exporting_library(root, gcc)
+    _name(library, trained_folder)  # builds the combined model folder
+    names = [f["name"] for f in _functions(library, trained_folder, "--no_cold_parts", "--no_rtti")
+             if f["source"] == "words"]
+    assert names
+    assert all(name.startswith("GmLib_") for name in names)
+
+
+def test_archive_prefix_from_member_names(trained_folder, word_corpus, gcc):
+    """An archive whose members keep only their global names takes the prefix from those names."""
+    root, _, _ = word_corpus
+    source = LIBRARY_SOURCE.replace("PFX", "GmLib")
+    for head in ("struct GmLib_buffer *GmLib_buffer_create", "void GmLib_buffer_destroy", "FILE *GmLib_open_file",
+                 "void GmLib_print_version", "int GmLib_compare_names"):
+        source = source.replace(head, "static __attribute__((used)) " + head)
+    (root / "zeta.c").write_text(source + EXPORTED_API.replace("(void *)GmLib_buffer_create(16)", "(void *)0"))
+    subprocess.run([gcc, "-O1", "-c", str(root / "zeta.c"), "-o", str(root / "zeta.o")], check=True)
+    subprocess.run(["strip", "--strip-unneeded", str(root / "zeta.o")], check=True)
+    archive = root / "libzeta.a"
+    subprocess.run(["ar", "rcs", str(archive), str(root / "zeta.o")], check=True)
+    _name(archive, trained_folder)  # builds the combined model folder
+    names = [f["name"] for f in _functions(archive, trained_folder) if f["source"] == "words"]
+    assert names
+    assert all(name.startswith("GmLib_") for name in names)
 
 
 def test_interactive_prefix_from_soname(trained_folder, word_corpus, gcc):
@@ -420,3 +478,11 @@ def test_interactive_prefix_from_exports(trained_folder, word_corpus, gcc):
     written: list[str] = []
     run_interactive(predictor, lambda: next(lines, None), written.append)
     assert "GmLib_" in "".join(written)
+
+
+@pytest.mark.parametrize("text", ["3d", "foo-bar", "_x", ""])
+def test_prefix_option_rejects_non_words(text):
+    result = subprocess.run([sys.executable, "-m", "binbridge.cli", "name", "/bin/true", "--prefix", text],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "invalid prefix" in result.stderr

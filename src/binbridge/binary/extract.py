@@ -158,17 +158,24 @@ def describe_binary(path: str | os.PathLike[str]) -> BinaryInfo:
 
 
 def function_names(path: str | os.PathLike[str]) -> list[str]:
-    """Return the names that the functions of an ELF file keep (symbols, or a stripped library's exports).
+    """Return the names that the functions of an ELF file or archive keep (symbols, or a stripped library's exports).
 
     GCC's start-up code (``frame_dummy``, source ``runtime``) is left out, because the compiler
     named it, not the program. Only the function boundaries are read, not the code. An archive
-    gives an empty list.
+    gives the names of all its x86-64 members; a damaged member is skipped.
     """
     opened = open_input(path)
-    if opened.archive is not None:
-        return []
-    return [f.name for f in discover_functions(opened.elf, make_space(opened.elf))
-            if f.name and f.source != SOURCE_RUNTIME]
+    elves = archive_elves(opened.archive, warn=False) if opened.archive is not None else [opened.elf]
+    names = []
+    for elf in elves:
+        try:
+            functions = discover_functions(elf, make_space(elf))
+        except BinaryFormatError:
+            if opened.archive is None:
+                raise
+            continue
+        names.extend(f.name for f in functions if f.name and f.source != SOURCE_RUNTIME)
+    return names
 
 
 def find_function(path: str | os.PathLike[str], address: int) -> ExtractedFunction:

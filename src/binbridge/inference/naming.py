@@ -10,14 +10,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
-from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, iter_functions
+from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, function_names, iter_functions
 from binbridge.binary.fragments import find_cold_parents, span_of
 from binbridge.binary.inputs import open_input
 from binbridge.binary.runtime import SOURCE_RUNTIME
 from binbridge.data.signatures import SOURCE_SIGNATURE
 from binbridge.inference.call_names import CallContext
 from binbridge.inference.class_names import ClassInputs, PresetName, class_names
-from binbridge.inference.predictor import NamePredictor
+from binbridge.inference.predictor import LIBRARY_KINDS, NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
 from binbridge.inference.word_names import SOURCE_WORDS
@@ -172,6 +172,8 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
             preset.update({address: name for address, name in virtual.items() if address not in preset})
         if not cold_parts:
             cold = ColdParts()
+    elif not rename_symbols and (info.kind in LIBRARY_KINDS or info.soname):
+        symbol_names = function_names(path)  # no first read, so the prefix needs its own (boundaries only)
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
                                           preset=preset, info=info, symbol_names=symbol_names))

@@ -13,9 +13,11 @@ from tqdm.auto import tqdm
 from binbridge.errors import ModelLoadError
 from binbridge.data.signatures import SIGNATURE_FILE, SOURCE_SIGNATURE, SignatureIndex, load_signatures
 from binbridge.inference.string_names import string_prediction
-from binbridge.inference.word_names import WordNamer, exported_prefix, library_prefix
+from binbridge.inference.word_names import WordNamer, exported_prefix, is_cpp_library, library_prefix
 from binbridge.model.binbridge import BinbridgeModel, GeneratedName
+from binbridge.model.config import CONFIG_FILE_NAME
 from binbridge.model.loading import load_model
+from binbridge.model.word_model import WORD_MODEL_CONFIG, has_word_model
 from binbridge.training.feature_cache import tokenize_assembly
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,18 @@ def _cast_for_inference(model: BinbridgeModel) -> None:
     if decoder_config.compute_dtype == "bfloat16" and not decoder_config.load_in_4bit:
         model.qformer.to(torch.bfloat16)
         model.decoder.to(torch.bfloat16)
+
+
+def _check_decoder_folder(path: Path) -> None:
+    """Explain a folder without a decoder model better than the config loader can."""
+    if not path.is_dir() or (path / CONFIG_FILE_NAME).is_file():
+        return
+    if has_word_model(path):
+        raise ModelLoadError(path, f"{CONFIG_FILE_NAME} not found: the folder has only a name-word model, and "
+                             "--namer decoder or --show_analysis needs the decoder",
+                             "drop those options, or pass a folder written by 'binbridge train'")
+    raise ModelLoadError(path, f"neither {CONFIG_FILE_NAME} nor {WORD_MODEL_CONFIG} found",
+                         "pass a folder written by 'binbridge train' or 'binbridge train-words'")
 
 
 class NamePredictor:
@@ -114,6 +128,8 @@ class NamePredictor:
         if namer == "words" and word_namer is None:
             raise ModelLoadError(path, "has no name-word model (word_model.json)",
                                  "train one with 'binbridge train-words -o FOLDER', or pass --namer decoder")
+        if word_namer is None:
+            _check_decoder_folder(path)
         if word_namer is not None:
             # The word model names every function that needs a model. So the decoder (about 3 s to
             # load on 2 cores) loads only when another caller uses it, and a folder may lack it.
@@ -150,13 +166,17 @@ class NamePredictor:
         object files: an executable named ``libtool`` is not a library. The automatic prefix is
         the namespace of the binary's named functions (``symbol_names``, which a stripped shared
         library keeps for its exports; ``exported_prefix``), else the SONAME's or the file name's.
+        A C++ library, whose names are mostly mangled, gets none.
         """
         if self.prefix == PREFIX_NONE:
             return None
         if self.prefix != PREFIX_AUTO:
             return self.prefix
-        if kind is not None and kind not in LIBRARY_KINDS:
+        # A file with a SONAME is a library even when it also runs (libc.so.6, libcap.so.2 have an interpreter).
+        if kind is not None and kind not in LIBRARY_KINDS and not soname:
             return None
+        if is_cpp_library(symbol_names):
+            return None  # its namespaces sit inside mangled names, and a stem such as "stdc" is no prefix
         return exported_prefix(symbol_names) or library_prefix(soname) or library_prefix(binary)
 
     def known_name(self, assembly: str) -> GeneratedName | None:

@@ -32,12 +32,13 @@ BATCH_ROWS = 256
 
 _LIBRARY_STEM = re.compile(r"lib([A-Za-z]{2,})")
 # The namespace part of an exported name: the run before the first underscore ("cJSON" in cJSON_Parse,
-# "sqlite3" in sqlite3_open), else a lower-case run before a capital ("xml" in xmlParseFile).
-_NAMESPACE = re.compile(r"([A-Za-z][A-Za-z0-9]+)_|([a-z]{2,})[A-Z]")
+# "sqlite3" in sqlite3_open), else a lower-case run before a capital ("xml" in xmlParseFile, "sqlite3"
+# in sqlite3VdbeExec).
+_NAMESPACE = re.compile(r"([A-Za-z][A-Za-z0-9]+)_|([a-z][a-z0-9]+)[A-Z]")
 # The share of exported names that must start with the same namespace for it to count as the prefix.
 # zlib's most common start, inflate, covers 19% of libz.so.1's exports, while libexpat's XML covers 96%.
 EXPORTED_PREFIX_SHARE = 0.5
-# Fewer names than this say too little: one export, evthread_use_pthreads, is no namespace.
+# With fewer names a shared start is chance: a single export such as evthread_use_pthreads is no namespace.
 MIN_EXPORTED_NAMES = 3
 
 
@@ -86,6 +87,12 @@ def exported_prefix(names: Iterable[str], share: float = EXPORTED_PREFIX_SHARE) 
     if count < MIN_EXPORTED_NAMES or count < share * total:
         return None
     return max((s for s in spellings if s.lower() == key), key=lambda s: (spellings[s], s))
+
+
+def is_cpp_library(names: Iterable[str]) -> bool:
+    """Return whether most of a library's kept function names are mangled C++ names (``_Z...``)."""
+    names = [name for name in names if name]
+    return bool(names) and sum(name.startswith("_Z") for name in names) >= EXPORTED_PREFIX_SHARE * len(names)
 
 
 @dataclass(frozen=True)
