@@ -405,6 +405,25 @@ def test_prefix_from_exports(trained_folder, word_corpus, gcc):
     assert not any(f["name"].startswith("GmLib_") for f in renamed if f["source"] == "words")
 
 
+def test_infer_reads_prefix_from_binary_column(trained_folder, word_corpus, gcc, tmp_path):
+    """'infer' on rows extracted from a stripped library uses the library's exports, as 'name' does."""
+    root, _, _ = word_corpus
+    library = build_exporting_library(root, gcc)
+    _name(library, trained_folder)  # builds the combined model folder
+    rows = tmp_path / "rows.csv"
+    extract_to_csv([str(library)], rows, keep_unnamed=True)
+    output = tmp_path / "named.csv"
+    result = subprocess.run([sys.executable, "-m", "binbridge.cli", "infer", "--input", str(rows), "--output",
+                             str(output), "--model_path", str(root / "combined"), "--no_signatures", "--no_progress"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    with output.open(newline="") as handle:
+        named = [row["predicted_name"] for row in csv.DictReader(handle)
+                 if row["name_source"] == "words" and not row["function_name"]]
+    assert named
+    assert all(name.startswith("GmLib_") for name in named)
+
+
 def test_runnable_library_prefix_from_exports(trained_folder, word_corpus, gcc):
     """A library with a program interpreter and a SONAME is still a library."""
     from binbridge.binary import describe_binary

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
+from binbridge.binary import describe_binary, function_names
 from binbridge.data.schema import INFERENCE_COLUMNS, AtomicCsvWriter, iter_rows, read_header
-from binbridge.inference.predictor import NamePredictor
+from binbridge.errors import BinbridgeError
+from binbridge.inference.predictor import PREFIX_AUTO, NamePredictor
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +28,8 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
     """Write ``output_path``: the input rows plus ``predicted_name``, ``confidence`` and ``name_source``.
 
     ``name_source`` is ``words`` for names from the name-word model (with the library
-    prefix taken from the ``binary`` column when the predictor's prefix is ``auto``),
+    prefix taken from the ``binary`` column when the predictor's prefix is ``auto``: from the
+    file's exports and kind, as ``binbridge name`` does, where that file exists, else from its name),
     ``model`` for decoded names, ``signature`` for known functions
     (``binbridge.data.signatures``) and ``string`` for names read from the function's
     ``__func__`` strings (``binbridge.inference.string_names``).
@@ -37,23 +41,51 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
     added = ["predicted_name", "confidence", "name_source"] + (["predicted_analysis"] if show_analysis else [])
     columns = header + [c for c in added if c not in header]
     count = 0
+    prefixes = _Prefixes(predictor)
     with AtomicCsvWriter(output_path, columns) as writer:
         chunk: list[dict] = []
         for row in iter_rows(input_path, INFERENCE_COLUMNS):
             chunk.append(row)
             if len(chunk) >= CHUNK_ROWS:
-                count += _predict_chunk(predictor, chunk, writer, show_analysis, show_progress)
+                count += _predict_chunk(predictor, prefixes, chunk, writer, show_analysis, show_progress)
                 chunk = []
         if chunk:
-            count += _predict_chunk(predictor, chunk, writer, show_analysis, show_progress)
+            count += _predict_chunk(predictor, prefixes, chunk, writer, show_analysis, show_progress)
     logger.info("wrote %d predictions to %s", count, output_path)
     return BatchInferenceResult(rows=count, output=str(output_path))
 
 
-def _predict_chunk(predictor, chunk, writer, show_analysis, show_progress) -> int:
-    prefixes = [predictor.prefix_for(row.get("binary") or None) for row in chunk]
+class _Prefixes:
+    """The library prefix of each ``binary`` cell, looked up once per distinct value."""
+
+    def __init__(self, predictor: NamePredictor) -> None:
+        self.predictor = predictor
+        self.known: dict[str, str | None] = {}
+
+    def __call__(self, binary: str) -> str | None:
+        if binary not in self.known:
+            self.known[binary] = self._lookup(binary)
+        return self.known[binary]
+
+    def _lookup(self, binary: str) -> str | None:
+        if self.predictor.word_namer is None:
+            return None  # only the name-word model writes a prefix
+        # An archive member's rows name it "lib.a:member.o"; the archive is the file to read.
+        path = binary.split(".a:", 1)[0] + ".a" if ".a:" in binary else binary
+        if self.predictor.prefix != PREFIX_AUTO or not path or not Path(path).is_file():
+            return self.predictor.prefix_for(binary or None)
+        try:
+            info = describe_binary(path)
+            names = function_names(path)
+        except BinbridgeError as error:  # the column names a file that is no binary: its name decides
+            logger.info("prefix from the file name of %s: %s", binary, error)
+            return self.predictor.prefix_for(binary)
+        return self.predictor.prefix_for(path, info.soname, info.kind, names)
+
+
+def _predict_chunk(predictor, prefixes, chunk, writer, show_analysis, show_progress) -> int:
     generated = predictor.predict([row["assembly"] or "" for row in chunk], show_progress=show_progress,
-                                  prefixes=prefixes)
+                                  prefixes=[prefixes(row.get("binary") or "") for row in chunk])
     for row, prediction in zip(chunk, generated):
         row["predicted_name"] = prediction.name or ""
         row["confidence"] = f"{prediction.confidence:.4f}"
