@@ -135,6 +135,8 @@ def test_library_prefix(path, expected):
     (["xmlParseFile", "xmlFree", "xmlReadFile", "htmlParseDoc"], "xml"),
     (["sqlite3_open", "sqlite3_close", "sqlite3_exec"], "sqlite3"),
     (["sqlite3VdbeExec", "sqlite3BtreeOpen", "sqlite3_open"], "sqlite3"),
+    (["FcPatternCreate", "FcFontList", "FcInit", "FcConfigGetCurrent"], "Fc"),
+    (["BrotliDecoderCreateInstance", "BrotliDecoderDecompress", "BrotliDecoderVersion"], "Brotli"),
     (["evthread_use_pthreads"], None),
     # zlib: no namespace covers half of the exports.
     (["deflate", "deflateEnd", "inflate", "inflateEnd", "adler32", "crc32", "compress", "uncompress", "gzopen"],

@@ -31,10 +31,10 @@ SOURCE_WORDS = "words"
 BATCH_ROWS = 256
 
 _LIBRARY_STEM = re.compile(r"lib([A-Za-z]{2,})")
-# The namespace part of an exported name: the run before the first underscore ("cJSON" in cJSON_Parse,
-# "sqlite3" in sqlite3_open), else a lower-case run before a capital ("xml" in xmlParseFile, "sqlite3"
-# in sqlite3VdbeExec).
-_NAMESPACE = re.compile(r"([A-Za-z][A-Za-z0-9]+)_|([a-z][a-z0-9]+)[A-Z]")
+# The namespace part of an exported name, tried in order. First the run before the first underscore
+# ("cJSON" in cJSON_Parse, "sqlite3" in sqlite3_open). Then a lower-case run before a capital ("xml" in
+# xmlParseFile, "sqlite3" in sqlite3VdbeExec). Last a capitalised word before the next capital ("Fc").
+_NAMESPACE = re.compile(r"([A-Za-z][A-Za-z0-9]+)_|([a-z][a-z0-9]+)[A-Z]|([A-Z][a-z][a-z0-9]*)[A-Z]")
 # The share of exported names that must start with the same namespace for it to count as the prefix.
 # zlib's most common start, inflate, covers 19% of libz.so.1's exports, while libexpat's XML covers 96%.
 EXPORTED_PREFIX_SHARE = 0.5
@@ -63,7 +63,7 @@ def exported_prefix(names: Iterable[str], share: float = EXPORTED_PREFIX_SHARE) 
 
     The prefix keeps the library's own spelling, its most common one: ``XML`` for libexpat
     (``XML_Parse``, ``XML_SetUserData``), ``cJSON`` for libcjson, ``xml`` for libxml2
-    (``xmlParseFile``). A name that starts with an underscore (a C++ mangled name) has no
+    (``xmlParseFile``), ``Fc`` for fontconfig (``FcPatternCreate``). A name that starts with an underscore (a C++ mangled name) has no
     namespace but counts in the total. So a C++ library gives None, and so does a library such
     as zlib, whose exports share no namespace.
     """
@@ -77,7 +77,7 @@ def exported_prefix(names: Iterable[str], share: float = EXPORTED_PREFIX_SHARE) 
             continue
         match = _NAMESPACE.match(name)
         if match:
-            spellings[match.group(1) or match.group(2)] += 1
+            spellings[match.group(1) or match.group(2) or match.group(3)] += 1
     by_key: Counter[str] = Counter()
     for spelling, count in spellings.items():
         by_key[spelling.lower()] += count
