@@ -137,8 +137,9 @@ def _predictor(args: argparse.Namespace):
     for option in decoding_options:
         predictor.set_decoding_option(option, getattr(args, option))
     if decoding_options and predictor.word_namer is not None:
-        print(f"binbridge: warning: --{decoding_options[0]} applies to the decoder, and the name-word model names these "
-              "functions; add --namer decoder to use it", file=sys.stderr)
+        flags = ", ".join("--" + option for option in decoding_options)
+        print(f"binbridge: warning: {flags} apply to the decoder, and the name-word model names these functions; "
+              "add --namer decoder to use the decoder", file=sys.stderr)
     return predictor
 
 

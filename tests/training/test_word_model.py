@@ -137,6 +137,7 @@ def test_library_prefix(path, expected):
     (["sqlite3VdbeExec", "sqlite3BtreeOpen", "sqlite3_open"], "sqlite3"),
     (["FcPatternCreate", "FcFontList", "FcInit", "FcConfigGetCurrent"], "Fc"),
     (["BrotliDecoderCreateInstance", "BrotliDecoderDecompress", "BrotliDecoderVersion"], "Brotli"),
+    (["WebPDecode", "WebPGetInfo", "WebPDecodeRGBA"], "WebP"),
     (["evthread_use_pthreads"], None),
     # zlib: no namespace covers half of the exports.
     (["deflate", "deflateEnd", "inflate", "inflateEnd", "adler32", "crc32", "compress", "uncompress", "gzopen"],
@@ -274,7 +275,7 @@ def test_word_model_folder_alone(trained_folder, word_corpus, gcc):
     assert "Traceback" not in decoder.stderr
     guided = subprocess.run(command + ["--guidance_scale", "2"], capture_output=True, text=True, timeout=600)
     assert guided.returncode == 0
-    assert "--guidance_scale applies to the decoder" in guided.stderr
+    assert "--guidance_scale apply to the decoder" in guided.stderr
 
 
 def test_words_namer_needs_a_word_model(tmp_path):
@@ -424,6 +425,40 @@ def test_infer_reads_prefix_from_binary_column(trained_folder, word_corpus, gcc,
                  if row["name_source"] == "words" and not row["function_name"]]
     assert named
     assert all(name.startswith("GmLib_") for name in named)
+
+
+def test_infer_binary_column_relative_or_unreadable(trained_folder, word_corpus, gcc, tmp_path):
+    """A relative binary path is found beside the CSV; a path that cannot be read falls back to its file name."""
+    import shutil
+
+    root, _, _ = word_corpus
+    library = build_exporting_library(root, gcc)
+    _name(library, trained_folder)  # builds the combined model folder
+    shutil.copy(library, tmp_path / "libgamma.so.1")
+    rows = tmp_path / "rows.csv"
+    extract_to_csv([str(library)], rows, keep_unnamed=True)
+    with rows.open(newline="") as handle:
+        table = [row for row in csv.DictReader(handle) if not row["function_name"]]
+    cells = ["libgamma.so.1", "/nonexistent/libdelta.so", "/tmp/lib" + "a" * 300 + ".so.1"]
+    for number, row in enumerate(table):
+        row["binary"] = cells[number % len(cells)]
+    edited = tmp_path / "edited.csv"
+    with edited.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    output = tmp_path / "named.csv"
+    result = subprocess.run([sys.executable, "-m", "binbridge.cli", "infer", "--input", str(edited), "--output",
+                             str(output), "--model_path", str(root / "combined"), "--no_signatures", "--no_progress"],
+                            capture_output=True, text=True, timeout=600, cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert "2 binary path(s)" in result.stderr
+    with output.open(newline="") as handle:
+        named = {(row["binary"], row["predicted_name"]) for row in csv.DictReader(handle)}
+    assert all(name.startswith("GmLib_") for binary, name in named if binary == "libgamma.so.1")
+    assert all(name.startswith("delta_") for binary, name in named if binary.endswith("libdelta.so"))
 
 
 def test_runnable_library_prefix_from_exports(trained_folder, word_corpus, gcc):

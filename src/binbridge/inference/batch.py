@@ -41,7 +41,7 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
     added = ["predicted_name", "confidence", "name_source"] + (["predicted_analysis"] if show_analysis else [])
     columns = header + [c for c in added if c not in header]
     count = 0
-    prefixes = _Prefixes(predictor)
+    prefixes = _Prefixes(predictor, Path(input_path).parent)
     with AtomicCsvWriter(output_path, columns) as writer:
         chunk: list[dict] = []
         for row in iter_rows(input_path, INFERENCE_COLUMNS):
@@ -51,35 +51,66 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
                 chunk = []
         if chunk:
             count += _predict_chunk(predictor, prefixes, chunk, writer, show_analysis, show_progress)
+    if prefixes.unread:
+        logger.warning("%d binary path(s) in %s could not be read (first: %s), so their library prefix comes from "
+                       "the file name; run infer where extract ran, or fix the binary column",
+                       len(prefixes.unread), input_path, sorted(prefixes.unread)[0])
     logger.info("wrote %d predictions to %s", count, output_path)
     return BatchInferenceResult(rows=count, output=str(output_path))
 
 
 class _Prefixes:
-    """The library prefix of each ``binary`` cell, looked up once per distinct value."""
+    """The library prefix of each ``binary`` cell, each file read once.
 
-    def __init__(self, predictor: NamePredictor) -> None:
+    A relative path is looked up in the working folder, then beside the input CSV. A cell
+    whose file cannot be read as a binary gets the prefix of its file name, and ``unread``
+    collects such cells for one warning at the end.
+    """
+
+    def __init__(self, predictor: NamePredictor, csv_folder: Path) -> None:
         self.predictor = predictor
-        self.known: dict[str, str | None] = {}
+        self.csv_folder = csv_folder
+        self.by_cell: dict[str, str | None] = {}
+        self.by_file: dict[Path, str | None] = {}
+        self.unreadable: set[Path] = set()
+        self.unread: set[str] = set()
 
     def __call__(self, binary: str) -> str | None:
-        if binary not in self.known:
-            self.known[binary] = self._lookup(binary)
-        return self.known[binary]
+        if binary not in self.by_cell:
+            self.by_cell[binary] = self._lookup(binary)
+        return self.by_cell[binary]
 
     def _lookup(self, binary: str) -> str | None:
         if self.predictor.word_namer is None:
             return None  # only the name-word model writes a prefix
-        # An archive member's rows name it "lib.a:member.o"; the archive is the file to read.
-        path = binary.split(".a:", 1)[0] + ".a" if ".a:" in binary else binary
-        if self.predictor.prefix != PREFIX_AUTO or not path or not Path(path).is_file():
+        if self.predictor.prefix != PREFIX_AUTO or not binary:
             return self.predictor.prefix_for(binary or None)
+        # An archive member's rows name it "lib.a:member.o"; the archive is the file to read.
+        path = self._find(binary.split(".a:", 1)[0] + ".a" if ".a:" in binary else binary)
+        if path is not None and path not in self.by_file:
+            self.by_file[path] = self._read(path)
+        if path is None or path in self.unreadable:
+            self.unread.add(binary)
+            return self.predictor.prefix_for(binary)
+        return self.by_file[path]
+
+    def _find(self, cell: str) -> Path | None:
+        for path in (Path(cell), self.csv_folder / cell):
+            try:
+                if path.is_file():
+                    return path
+            except OSError:  # a name too long, a folder without search permission
+                continue
+        return None
+
+    def _read(self, path: Path) -> str | None:
         try:
             info = describe_binary(path)
             names = function_names(path)
-        except BinbridgeError as error:  # the column names a file that is no binary: its name decides
-            logger.info("prefix from the file name of %s: %s", binary, error)
-            return self.predictor.prefix_for(binary)
+        except (BinbridgeError, OSError) as error:  # the column names a file that is no binary
+            logger.info("prefix from the file name of %s: %s", path, error)
+            self.unreadable.add(path)
+            return None
         return self.predictor.prefix_for(path, info.soname, info.kind, names)
 
 

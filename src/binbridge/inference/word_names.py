@@ -33,8 +33,9 @@ BATCH_ROWS = 256
 _LIBRARY_STEM = re.compile(r"lib([A-Za-z]{2,})")
 # The namespace part of an exported name, tried in order. First the run before the first underscore
 # ("cJSON" in cJSON_Parse, "sqlite3" in sqlite3_open). Then a lower-case run before a capital ("xml" in
-# xmlParseFile, "sqlite3" in sqlite3VdbeExec). Last a capitalised word before the next capital ("Fc").
-_NAMESPACE = re.compile(r"([A-Za-z][A-Za-z0-9]+)_|([a-z][a-z0-9]+)[A-Z]|([A-Z][a-z][a-z0-9]*)[A-Z]")
+# xmlParseFile, "sqlite3" in sqlite3VdbeExec). Last a capitalised word before the next capital ("Fc"),
+# with one more capital where two follow ("WebP" in WebPDecode).
+_NAMESPACE = re.compile(r"([A-Za-z][A-Za-z0-9]+)_|([a-z][a-z0-9]+)[A-Z]|([A-Z][a-z][a-z0-9]*(?:[A-Z](?=[A-Z]))?)[A-Z]")
 # The share of exported names that must start with the same namespace for it to count as the prefix.
 # zlib's most common start, inflate, covers 19% of libz.so.1's exports, while libexpat's XML covers 96%.
 EXPORTED_PREFIX_SHARE = 0.5
@@ -63,7 +64,8 @@ def exported_prefix(names: Iterable[str], share: float = EXPORTED_PREFIX_SHARE) 
 
     The prefix keeps the library's own spelling, its most common one: ``XML`` for libexpat
     (``XML_Parse``, ``XML_SetUserData``), ``cJSON`` for libcjson, ``xml`` for libxml2
-    (``xmlParseFile``), ``Fc`` for fontconfig (``FcPatternCreate``). A name that starts with an underscore (a C++ mangled name) has no
+    (``xmlParseFile``), ``Fc`` for fontconfig (``FcPatternCreate``). A name that starts with an
+    underscore (a C++ mangled name, or an internal one such as ``__gmpz_add``) has no
     namespace but counts in the total. So a C++ library gives None, and so does a library such
     as zlib, whose exports share no namespace.
     """
