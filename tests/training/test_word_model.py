@@ -73,6 +73,14 @@ def build_library(root: Path, gcc: str, prefix: str, opt: str, *, strip: bool = 
     return output
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Write dataset rows (dicts with the same keys) to a CSV file."""
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 @pytest.fixture(scope="module")
 def word_corpus(tmp_path_factory, gcc):
     """Training rows from two gcc-built libraries at four opt levels, and an eval copy of a third."""
@@ -86,10 +94,7 @@ def word_corpus(tmp_path_factory, gcc):
             with part.open(newline="") as handle:
                 rows.extend(row for row in csv.DictReader(handle) if row["function_name"].startswith(prefix))
     train = root / "train.csv"
-    with train.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(train, rows)
     evaluation = root / "eval.csv"
     extract_to_csv([str(build_library(root, gcc, "delta", "O1"))], evaluation, project="delta", opt_level="O1")
     return root, train, evaluation
@@ -443,10 +448,7 @@ def test_infer_binary_column_relative_or_unreadable(trained_folder, word_corpus,
     for number, row in enumerate(table):
         row["binary"] = cells[number % len(cells)]
     edited = tmp_path / "edited.csv"
-    with edited.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
+    write_rows(edited, table)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     output = tmp_path / "named.csv"
@@ -468,21 +470,14 @@ def test_runnable_library_prefix_from_exports(trained_folder, word_corpus, gcc):
     root, _, _ = word_corpus
     library = build_exporting_library(root, gcc, runnable=True)
     assert describe_binary(library).kind == "executable"
-    _name(library, trained_folder)  # builds the combined model folder
-    names = [f["name"] for f in _functions(library, trained_folder) if f["source"] == "words"]
-    assert names
-    assert all(name.startswith("GmLib_") for name in names)
+    _assert_word_prefix(library, trained_folder, "GmLib_")
 
 
 def test_prefix_from_exports_without_first_read(trained_folder, word_corpus, gcc):
     """With cold parts, RTTI and signatures off, the exports still give the prefix."""
     root, _, _ = word_corpus
     library = build_exporting_library(root, gcc)
-    _name(library, trained_folder)  # builds the combined model folder
-    names = [f["name"] for f in _functions(library, trained_folder, "--no_cold_parts", "--no_rtti")
-             if f["source"] == "words"]
-    assert names
-    assert all(name.startswith("GmLib_") for name in names)
+    _assert_word_prefix(library, trained_folder, "GmLib_", "--no_cold_parts", "--no_rtti")
 
 
 def test_archive_prefix_from_member_names(trained_folder, word_corpus, gcc):
@@ -497,43 +492,44 @@ def test_archive_prefix_from_member_names(trained_folder, word_corpus, gcc):
     subprocess.run(["strip", "--strip-unneeded", str(root / "zeta.o")], check=True)
     archive = root / "libzeta.a"
     subprocess.run(["ar", "rcs", str(archive), str(root / "zeta.o")], check=True)
-    _name(archive, trained_folder)  # builds the combined model folder
-    names = [f["name"] for f in _functions(archive, trained_folder) if f["source"] == "words"]
+    _assert_word_prefix(archive, trained_folder, "GmLib_")
+
+
+def _assert_word_prefix(binary: Path, folder: Path, prefix: str, *extra: str) -> None:
+    """Check that 'binbridge name' gives word-model names, all starting with ``prefix``."""
+    _name(binary, folder)  # builds the combined model folder
+    names = [f["name"] for f in _functions(binary, folder, *extra) if f["source"] == "words"]
     assert names
-    assert all(name.startswith("GmLib_") for name in names)
+    assert all(name.startswith(prefix) for name in names)
 
 
 def test_interactive_prefix_from_soname(trained_folder, word_corpus, gcc):
     """A BINARY ADDRESS query reads the prefix from the SONAME, as 'binbridge name' does."""
-    from binbridge.inference.interactive import run_interactive
-    from binbridge.inference.predictor import NamePredictor
-
     root, _, _ = word_corpus
     renamed = root / "renamed.so"
     renamed.write_bytes(build_library(root, gcc, "gamma", "O2", strip=True).read_bytes())
-    _name(renamed, trained_folder)  # builds the combined model folder
-    address = next(f["address"] for f in _functions(renamed, trained_folder) if f["source"] == "words")
-    predictor = NamePredictor.from_path(trained_folder.parent / "combined", model_signatures=False)
-    lines = iter([f"{renamed} {address}\n"])
-    written: list[str] = []
-    run_interactive(predictor, lambda: next(lines, None), written.append)
-    assert "gamma_" in "".join(written)
+    assert "gamma_" in _interactive_answer(renamed, trained_folder)
 
 
 def test_interactive_prefix_from_exports(trained_folder, word_corpus, gcc):
     """A BINARY ADDRESS query reads the prefix from the library's exports, as 'binbridge name' does."""
+    root, _, _ = word_corpus
+    library = build_exporting_library(root, gcc)
+    assert "GmLib_" in _interactive_answer(library, trained_folder)
+
+
+def _interactive_answer(binary: Path, folder: Path) -> str:
+    """Ask an interactive session for the name at the address of one word-model function of ``binary``."""
     from binbridge.inference.interactive import run_interactive
     from binbridge.inference.predictor import NamePredictor
 
-    root, _, _ = word_corpus
-    library = build_exporting_library(root, gcc)
-    _name(library, trained_folder)  # builds the combined model folder
-    address = next(f["address"] for f in _functions(library, trained_folder) if f["source"] == "words")
-    predictor = NamePredictor.from_path(trained_folder.parent / "combined", model_signatures=False)
-    lines = iter([f"{library} {address}\n"])
+    _name(binary, folder)  # builds the combined model folder
+    address = next(f["address"] for f in _functions(binary, folder) if f["source"] == "words")
+    predictor = NamePredictor.from_path(folder.parent / "combined", model_signatures=False)
+    lines = iter([f"{binary} {address}\n"])
     written: list[str] = []
     run_interactive(predictor, lambda: next(lines, None), written.append)
-    assert "GmLib_" in "".join(written)
+    return "".join(written)
 
 
 @pytest.mark.parametrize("text", ["3d", "foo-bar", "_x", ""])
