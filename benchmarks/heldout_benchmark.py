@@ -116,7 +116,8 @@ def library_exports(pairs: list[str]) -> dict[str, frozenset[str]]:
     for pair in pairs:
         project, separator, library = pair.partition("=")
         if not separator or not project or not library:
-            raise SystemExit(f"--prefix_library {pair!r}: expected PROJECT=LIBRARY, such as expat=/usr/lib/libexpat.so.1")
+            raise SystemExit(f"invalid --prefix_library {pair!r}: write PROJECT=LIBRARY, such as "
+                             "expat=/usr/lib/x86_64-linux-gnu/libexpat.so.1")
         exports[project] = frozenset(function_names(library))
     return exports
 

@@ -263,7 +263,7 @@ def _functions(binary: Path, folder: Path, *extra: str) -> list[dict]:
 
 
 def test_word_model_folder_alone(trained_folder, word_corpus, gcc):
-    """A folder with only the name-word model names a stripped library; the decoder is never loaded."""
+    """A folder with only the name-word model names a stripped library without any decoder."""
     root, _, _ = word_corpus
     stripped = build_library(root, gcc, "gamma", "O2", strip=True)
     command = [sys.executable, "-m", "binbridge.cli", "name", str(stripped), "--model_path", str(trained_folder),

@@ -52,8 +52,8 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
         if chunk:
             count += _predict_chunk(predictor, prefixes, chunk, writer, show_analysis, show_progress)
     if prefixes.unread:
-        logger.warning("%d binary path(s) in %s could not be read (first: %s), so their library prefix comes from "
-                       "the file name; run infer where extract ran, or fix the binary column",
+        logger.warning("%d binary path(s) in %s not found or not readable (first: %s), so their library prefix "
+                       "comes from the file name; run infer where extract ran, or fix the binary column",
                        len(prefixes.unread), input_path, sorted(prefixes.unread)[0])
     logger.info("wrote %d predictions to %s", count, output_path)
     return BatchInferenceResult(rows=count, output=str(output_path))

@@ -58,7 +58,7 @@ def _cast_for_inference(model: BinbridgeModel) -> None:
 
 
 def _check_decoder_folder(path: Path) -> None:
-    """Explain a folder without a decoder model better than the config loader can."""
+    """Raise a ``ModelLoadError`` that says what a folder without a decoder config contains, if anything."""
     if not path.is_dir() or (path / CONFIG_FILE_NAME).is_file():
         return
     if has_word_model(path):
@@ -130,12 +130,11 @@ class NamePredictor:
                                  "train one with 'binbridge train-words -o FOLDER', or pass --namer decoder")
         if word_namer is None:
             _check_decoder_folder(path)
-        if word_namer is not None:
-            # The word model names every function that needs a model. So the decoder (about 3 s to
-            # load on 2 cores) loads only when another caller uses it, and a folder may lack it.
-            return cls(None, model_loader=lambda: load_model(path), signatures=signatures, word_namer=word_namer,
-                       **kwargs)
-        return cls(load_model(path), signatures=signatures, word_namer=word_namer, **kwargs)
+            return cls(load_model(path), signatures=signatures, **kwargs)
+        # The word model names every function that needs a model. So the decoder (about 3 s to
+        # load on 2 cores) loads only when another caller uses it, and a folder may lack it.
+        return cls(None, model_loader=lambda: load_model(path), signatures=signatures, word_namer=word_namer,
+                   **kwargs)
 
     @property
     def model(self) -> BinbridgeModel:

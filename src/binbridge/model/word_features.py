@@ -19,10 +19,11 @@ import math
 import re
 import zlib
 
+from binbridge.binary.space import STRING_PATTERN
 from binbridge.evaluation.names import symlm_words
 
+# Unlike binary.space.IMPORT_PATTERN, the name stops at "@", so memcpy@GLIBC_2.14 and memcpy share features.
 _IMPORT = re.compile(r"<([^>@]+)")
-_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _NUMBER = re.compile(r"\b(0x[0-9a-f]+|\d+)\b")
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 
@@ -51,9 +52,10 @@ def function_features(assembly: str) -> list[str]:
             import_calls += is_call
         if is_call and "FUNC" in operands:
             local_calls += 1
-        for text in _STRING.findall(operands):
+        for text in STRING_PATTERN.findall(operands):
             features.extend(_string_features(text))
-        for number in _NUMBER.findall(_STRING.sub("", operands)):
+        # NOTE: a versioned import (<memcpy@GLIBC_2.14>) also gives c:14; the shipped model was trained with it.
+        for number in _NUMBER.findall(STRING_PATTERN.sub("", operands)):
             value = int(number, 16) if number.startswith("0x") else int(number)
             if value > SMALL_CONSTANT:
                 features.append("c:" + number)
