@@ -58,7 +58,7 @@ def _cast_for_inference(model: BinbridgeModel) -> None:
 
 
 def _check_decoder_folder(path: Path) -> None:
-    """Raise a ``ModelLoadError`` that says what a folder without a decoder config contains, if anything."""
+    """Raise a ``ModelLoadError`` that describes what a folder without a decoder config contains."""
     if not path.is_dir() or (path / CONFIG_FILE_NAME).is_file():
         return
     if has_word_model(path):
