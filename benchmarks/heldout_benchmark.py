@@ -9,7 +9,8 @@ Baselines:
   that the name-word model gets (``pcap`` for libpcap), for a fair comparison.
 
 The name-word model takes each row's library prefix from its ``binary`` column, as
-``binbridge infer`` does; ``--prefix none`` turns that off. ``--prefix_library
+``binbridge infer`` does: from the identifiers in the file's read-only strings
+(``--no_string_prefix`` skips them), else from its name; ``--prefix none`` turns that off. ``--prefix_library
 PROJECT=LIBRARY`` takes it for that project's rows from a stripped shared
 library's exported names instead, as ``binbridge name`` does for such a file, and
 ``--only_unexported`` then scores only the functions that the library does not
@@ -24,12 +25,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import sys
 import time
 from pathlib import Path
 
-from binbridge.binary import function_names
+from binbridge.binary import function_names, read_only_strings
 from binbridge.data.schema import read_dataset
 from binbridge.evaluation import (BaselinePredictions, EvaluationConfig, PredictionRow, evaluate,
                                   most_frequent_words_baseline, nearest_neighbour_baseline, write_report)
@@ -53,6 +55,8 @@ def main() -> int:
                         help="score only rows whose name is not among their --prefix_library library's exports")
     parser.add_argument("--file_name_prefix", action="store_true",
                         help="with --prefix_library, still take the prefix from the binary column (for comparison)")
+    parser.add_argument("--no_string_prefix", action="store_true",
+                        help="do not read the prefix from the identifiers in each binary's read-only strings")
     parser.add_argument("--max_train", type=int, default=20000, help="training rows for the retrieval index")
     parser.add_argument("-o", "--output_dir", default="work/bench/heldout", help="report folder")
     args = parser.parse_args()
@@ -72,7 +76,9 @@ def main() -> int:
 
     started = time.time()
     prefix_names = {} if args.file_name_prefix else exports
-    prefixes = [predictor.prefix_for(r.binary, symbol_names=sorted(prefix_names.get(r.project, ()))) for r in test]
+    strings = BinaryStrings(enabled=not args.no_string_prefix)
+    prefixes = [predictor.prefix_for(r.binary, symbol_names=sorted(prefix_names.get(r.project, ())),
+                                     strings=strings(r.binary)) for r in test]
     print(f"prefixes: {dict(sorted({r.project: p for r, p in zip(test, prefixes)}.items()))}")
     predictions = predictor.predict([r.assembly for r in test], show_progress=True, prefixes=prefixes)
     model_seconds = time.time() - started
@@ -108,6 +114,22 @@ def main() -> int:
         print(f"{baseline.name}: XFL-style F1 {scores.xfl.f1:.4f}, SymLM-style F1 {scores.symlm.f1:.4f}")
     print(f"report: {out_dir / 'report.md'}")
     return 0
+
+
+class BinaryStrings:
+    """The read-only strings of each row's binary file (the archive for ``lib.a:member.o``), each read once."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.by_path: dict[str, list[str]] = {}
+
+    def __call__(self, binary: str) -> list[str]:
+        path = binary.split(".a:", 1)[0] + ".a" if ".a:" in binary else binary
+        if not self.enabled or not os.path.isfile(path):
+            return []
+        if path not in self.by_path:
+            self.by_path[path] = read_only_strings(path)
+        return self.by_path[path]
 
 
 def library_exports(pairs: list[str]) -> dict[str, frozenset[str]]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from binary_helpers import GOLDEN, SAMPLE_FUNCTIONS, SampleBuild, run_tool
 
-from binbridge.binary import ExtractedFunction, iter_functions
+from binbridge.binary import ExtractedFunction, iter_functions, read_only_strings
 
 UPDATE = os.environ.get("BINBRIDGE_UPDATE_GOLDEN") == "1"
 
@@ -154,3 +156,30 @@ def test_without_assembly_lists_boundaries(sample: SampleBuild) -> None:
     listed = list(iter_functions(sample.pie, with_assembly=False))
     assert [f.name for f in listed] == [f.name for f in iter_functions(sample.pie)]
     assert all(f.assembly == "" and f.num_instructions == 0 for f in listed)
+
+
+def strings_between_nuls(path: Path, tmp_path: Path) -> set[str]:
+    """The strings that GNU strings finds in a file's .rodata (objcopy dump) that sit between two NULs.
+
+    strings also lists printable runs inside binary tables; a run with a NUL on each side (or the
+    section's start) is a C string.
+    """
+    dump = tmp_path / "rodata.bin"
+    subprocess.run(["objcopy", "-O", "binary", "--only-section=.rodata", str(path), str(dump)], check=True)
+    listing = run_tool("strings", "-a", "-n", "4", "-w", "-s", "<SEP>", dump)
+    data = b"\0" + dump.read_bytes()
+    return {text for text in listing.split("<SEP>") if text and b"\0" + text.encode() + b"\0" in data}
+
+
+@pytest.mark.parametrize("path", ["sample", "/usr/lib/x86_64-linux-gnu/liblzma.so.5"])
+def test_read_only_strings_match_gnu_strings(sample: SampleBuild, path: str, tmp_path: Path) -> None:
+    """The read-only strings of the sample program and of a system library are those GNU strings finds."""
+    binary = sample.stripped_pie if path == "sample" else Path(path)
+    if not binary.exists():
+        pytest.skip(f"{binary} is not installed")
+    if shutil.which("objcopy") is None or shutil.which("strings") is None:
+        pytest.skip("needs objcopy and strings")
+    found = read_only_strings(binary)
+    assert len(found) == len(set(found))
+    assert set(found) == strings_between_nuls(binary, tmp_path)
+    assert len(found) >= (3 if path == "sample" else 20)

@@ -13,7 +13,13 @@ import torch
 
 from binbridge.data.extract import extract_to_csv
 from binbridge.errors import ConfigError, ModelLoadError
-from binbridge.inference.word_names import WordNamer, exported_prefix, is_cpp_library, library_prefix
+from binbridge.inference.word_names import (
+    WordNamer,
+    exported_prefix,
+    is_cpp_library,
+    library_prefix,
+    string_prefix,
+)
 from binbridge.model.word_features import function_features
 from binbridge.model.word_model import PREFIX_WORD, NameWordModel, WordModelConfig, load_word_model
 from binbridge.training.word_training import WordTrainingArguments, target_words, train_words
@@ -152,6 +158,31 @@ def test_library_prefix(path, expected):
 ])
 def test_exported_prefix(names, expected):
     assert exported_prefix(names) == expected
+
+
+LZMA_MESSAGES = ["Unexpected NULL pointer argument(s) to lzma_str_to_filters()", "lzma_block_decoder failed",
+                 "lzma_index_init: out of memory", "see lzma_code()", "lzma_stream_buffer_decode"]
+
+
+@pytest.mark.parametrize("strings, expected", [
+    (LZMA_MESSAGES, "lzma"),
+    # libexpat's feature list: the namespace wins over the one version string that names the project.
+    (["sizeof(XML_Char)", "sizeof(XML_LChar)", "XML_DTD", "XML_CONTEXT_BYTES", "XML_NS", "expat_2.5.0"], "XML"),
+    (["xmlStrdup failed", "xmlParseFile", "xmlFree", "xmlNewNode", "xmlReadMemory"], "xml"),
+    # Four identifiers are too few to show a namespace.
+    (LZMA_MESSAGES[:4], None),
+    # Five of thirty identifiers with a namespace is under the 20% share.
+    (LZMA_MESSAGES + [f"opt{n}_value" for n in range(25)], None),
+    # Each identifier counts once, however often a string repeats it.
+    (LZMA_MESSAGES[:1] * 10 + ["png_read_info", "png_write", "png_error", "png_free", "png_malloc"], "png"),
+    # C++ type names in RTTI strings are no namespace.
+    (["N5boost6detail17sp_counted_base", "N5boost6detail12shared_count", "N5boost6system12system_error",
+      "N5boost9exception", "N5boost6detail9spinlock"], None),
+    (["cannot open input file", "version %d.%d\n", "usage: tool [options]"], None),
+    ([], None),
+])
+def test_string_prefix(strings, expected):
+    assert string_prefix(strings) == expected
 
 
 def test_cpp_library_by_mangled_names():
@@ -493,6 +524,27 @@ def test_archive_prefix_from_member_names(trained_folder, word_corpus, gcc):
     archive = root / "libzeta.a"
     subprocess.run(["ar", "rcs", str(archive), str(root / "zeta.o")], check=True)
     _assert_word_prefix(archive, trained_folder, "GmLib_")
+
+
+MESSAGES = r"""
+static const char *const messages[] = {"GmLib_open_file: cannot open", "GmLib_buffer_create failed",
+    "GmLib_print_version", "GmLib_compare_names: NULL name", "GmLib_buffer_destroy: double free"};
+int GmLib_report(int number) { return puts(messages[number % 5]); }
+"""
+
+
+def test_prefix_from_strings_without_exports(trained_folder, word_corpus, gcc):
+    """A stripped library that exports nothing takes its prefix from the identifiers its messages name."""
+    root, _, _ = word_corpus
+    source = root / "gmlib-strings.c"
+    source.write_text(LIBRARY_SOURCE.replace("PFX", "GmLib") + MESSAGES)
+    library = root / "libgamma-strings.so"
+    subprocess.run([gcc, "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-Wl,-soname,libgamma.so.1",
+                    str(source), "-o", str(library)], check=True)
+    subprocess.run(["strip", str(library)], check=True)
+    _assert_word_prefix(library, trained_folder, "GmLib_")
+    assert not [f for f in _functions(library, trained_folder) if f["source"] == "symbol"]
+    assert "GmLib_" in _interactive_answer(library, trained_folder)
 
 
 def _assert_word_prefix(binary: Path, folder: Path, prefix: str, *extra: str) -> None:

@@ -12,7 +12,14 @@ from binbridge.binary.errors import (
     TruncatedFileError,
     UnsupportedArchitectureError,
 )
-from binbridge.binary.extract import describe_binary, find_function, function_names, iter_function_runs, iter_functions
+from binbridge.binary.extract import (
+    describe_binary,
+    find_function,
+    function_names,
+    iter_function_runs,
+    iter_functions,
+    read_only_strings,
+)
 from binbridge.binary.records import BinaryInfo, ExtractedFunction
 
 __all__ = [
@@ -30,6 +37,7 @@ __all__ = [
     "iter_function_runs",
     "iter_functions",
     "normalize_assembly_text",
+    "read_only_strings",
 ]
 
 

@@ -6,11 +6,12 @@ import hashlib
 import itertools
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from binbridge.binary.discovery import FunctionBoundary, discover_functions, has_function_symbols
-from binbridge.binary.elf import ElfFile
+from binbridge.binary.elf import SHT_NOBITS, ElfFile
 from binbridge.binary.errors import BinaryFormatError
 from binbridge.binary.inputs import OpenedInput, open_input
 from binbridge.binary.linked import LinkedSpace
@@ -29,6 +30,9 @@ ARCH = "x86_64"
 RUN_LENGTH = 1024
 
 T = TypeVar("T")
+
+# A string between two NULs: at least 4 characters, all printable ASCII, tabs and line ends included.
+_READ_ONLY_STRING = re.compile(rb"[\t\n\r\x20-\x7e]{4,}")
 
 
 def make_space(elf: ElfFile, archive_symbols: ArchiveSymbols | None = None) -> AddressSpace:
@@ -176,6 +180,30 @@ def function_names(path: str | os.PathLike[str]) -> list[str]:
             continue
         names.extend(f.name for f in functions if f.name and f.source != SOURCE_RUNTIME)
     return names
+
+
+def read_only_strings(path: str | os.PathLike[str]) -> list[str]:
+    """Return the distinct NUL-terminated printable strings (4 characters or more) in a file's read-only data, in file order.
+
+    Only ``.rodata*`` sections count, so the symbol and dynamic string tables stay out: a
+    stripped file keeps its messages, option names and format strings there. An archive gives
+    the strings of all its x86-64 members; a damaged section or member is skipped.
+    """
+    opened = open_input(path)
+    elves = archive_elves(opened.archive, warn=False) if opened.archive is not None else [opened.elf]
+    found: dict[str, None] = {}
+    for elf in elves:
+        for section in elf.sections:
+            if not section.name.startswith(".rodata") or section.is_writable or section.type == SHT_NOBITS:
+                continue
+            try:
+                data = elf.section_data(section)
+            except BinaryFormatError as error:
+                logger.debug("not reading the strings of %s: %s", elf.path, error)
+                continue
+            texts = (part for part in data.split(b"\0") if _READ_ONLY_STRING.fullmatch(part))
+            found.update(dict.fromkeys(text.decode("ascii") for text in texts))
+    return list(found)
 
 
 def find_function(path: str | os.PathLike[str], address: int) -> ExtractedFunction:

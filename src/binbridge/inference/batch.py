@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from binbridge.binary import describe_binary, function_names
+from binbridge.binary import describe_binary, function_names, read_only_strings
 from binbridge.data.schema import INFERENCE_COLUMNS, AtomicCsvWriter, iter_rows, read_header
 from binbridge.errors import BinbridgeError
 from binbridge.inference.predictor import PREFIX_AUTO, NamePredictor
@@ -29,7 +29,7 @@ def infer_csv(predictor: NamePredictor, input_path: str | os.PathLike[str], outp
 
     ``name_source`` is ``words`` for names from the name-word model (with the library
     prefix taken from the ``binary`` column when the predictor's prefix is ``auto``: from the
-    file's exports and kind, as ``binbridge name`` does, where that file exists, else from its name),
+    file's exports, strings and kind, as ``binbridge name`` does, where that file exists, else from its name),
     ``model`` for decoded names, ``signature`` for known functions
     (``binbridge.data.signatures``) and ``string`` for names read from the function's
     ``__func__`` strings (``binbridge.inference.string_names``).
@@ -107,11 +107,12 @@ class _Prefixes:
         try:
             info = describe_binary(path)
             names = function_names(path)
+            strings = read_only_strings(path)
         except (BinbridgeError, OSError) as error:  # the column names a file that is no binary
             logger.info("prefix from the file name of %s: %s", path, error)
             self.unreadable.add(path)
             return None
-        return self.predictor.prefix_for(path, info.soname, info.kind, names)
+        return self.predictor.prefix_for(path, info.soname, info.kind, names, strings)
 
 
 def _predict_chunk(predictor, prefixes, chunk, writer, show_analysis, show_progress) -> int:

@@ -8,7 +8,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from binbridge.binary import BinaryInfo, describe_binary, find_function, function_names, normalize_assembly_text
+from binbridge.binary import (
+    BinaryInfo,
+    describe_binary,
+    find_function,
+    function_names,
+    normalize_assembly_text,
+    read_only_strings,
+)
 from binbridge.errors import BinbridgeError, InputError
 from binbridge.inference.predictor import NamePredictor
 from binbridge.data.signatures import SOURCE_SIGNATURE
@@ -33,6 +40,8 @@ class InteractiveQuery:
     """That binary's kind and SONAME, which decide its library prefix."""
     symbol_names: list[str] = field(default_factory=list)
     """The names the binary's functions keep (a stripped library's exports), which show its prefix."""
+    strings: list[str] = field(default_factory=list)
+    """The binary's read-only strings, whose identifiers show the prefix when it keeps no names."""
 
 
 def parse_address(text: str) -> int:
@@ -60,7 +69,8 @@ def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
                 address = parse_address(parts[1])
                 function = find_function(parts[0], address)
                 return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}", parts[0],
-                                        describe_binary(parts[0]), function_names(parts[0]))
+                                        describe_binary(parts[0]), function_names(parts[0]),
+                                        read_only_strings(parts[0]))
             if len(parts) == 2 and "/" in parts[0] and _HEX_ADDRESS.fullmatch(parts[1]):
                 # No instruction has a slash in its mnemonic, so this is a mistyped BINARY ADDRESS.
                 raise InputError(parts[0], "file not found", "check the path of BINARY ADDRESS, or paste assembly")
@@ -85,7 +95,7 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
             if query is None:
                 return served
             info = query.info
-            prefix = (predictor.prefix_for(query.binary, info.soname, info.kind, query.symbol_names) if info
+            prefix = (predictor.prefix_for(query.binary, info.soname, info.kind, query.symbol_names, query.strings) if info
                       else predictor.prefix_for(None))
             prediction = predictor.predict([query.assembly], prefixes=[prefix])[0]
         except BinbridgeError as error:

@@ -10,7 +10,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
-from binbridge.binary import BinaryInfo, ExtractedFunction, describe_binary, function_names, iter_functions
+from binbridge.binary import (
+    BinaryInfo,
+    ExtractedFunction,
+    describe_binary,
+    function_names,
+    iter_functions,
+    read_only_strings,
+)
 from binbridge.binary.fragments import find_cold_parents, span_of
 from binbridge.binary.inputs import open_input
 from binbridge.binary.runtime import SOURCE_RUNTIME
@@ -81,7 +88,8 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
                          chunk_size: int = 512, rename_symbols: bool = False, show_progress: bool = False,
                          unnamed: frozenset[int] = frozenset(),
                          preset: dict[int, PresetName] | None = None,
-                         info: BinaryInfo | None = None, symbol_names: Sequence[str] = ()) -> Iterator[NamedFunction]:
+                         info: BinaryInfo | None = None, symbol_names: Sequence[str] = (),
+                         strings: Sequence[str] = ()) -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
@@ -90,20 +98,21 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
     Functions at the addresses in ``unnamed`` (cold parts, named later by
     ``name_binary``) come back with an empty name and source ``cold``. Functions in ``preset``
     (call keys and RTTI, found during ``name_binary``'s first read) get those names without the model.
-    ``info`` (``describe_binary``: kind and SONAME) and ``symbol_names`` (the names the binary
-    keeps, such as a shared library's exports) tell the name-word model the library prefix.
+    ``info`` (``describe_binary``: kind and SONAME), ``symbol_names`` (the names the binary
+    keeps, such as a shared library's exports) and ``strings`` (its read-only strings) tell the
+    name-word model the library prefix (``NamePredictor.prefix_for``).
     """
     bar = progress_bar(enabled=show_progress, desc=f"naming {os.path.basename(path)}", unit="fn")
     try:
         yield from _named_chunks(path, predictor, chunk_size, rename_symbols, unnamed, preset or {}, bar, info,
-                                 symbol_names)
+                                 symbol_names, strings)
     finally:
         bar.close()
 
 
 def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unnamed: frozenset[int],
                   preset: dict[int, PresetName], bar, info: BinaryInfo | None,
-                  symbol_names: Sequence[str]) -> Iterator[NamedFunction]:
+                  symbol_names: Sequence[str], strings: Sequence[str]) -> Iterator[NamedFunction]:
     """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
     member_prefix = os.fspath(path) + ":"
     for chunk in _chunks(iter_functions(path), chunk_size):
@@ -115,8 +124,8 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
                 raise ValueError("functions without symbols need a model")
             if not isinstance(predictor, NamePredictor):
                 predictor = predictor()  # a factory: load the model only once a function needs it
-            prefix = (predictor.prefix_for(path, info.soname, info.kind, symbol_names) if info
-                      else predictor.prefix_for(path, symbol_names=symbol_names))
+            prefix = (predictor.prefix_for(path, info.soname, info.kind, symbol_names, strings) if info
+                      else predictor.prefix_for(path, symbol_names=symbol_names, strings=strings))
             generated = predictor.predict([f.assembly for f in to_predict], prefixes=[prefix] * len(to_predict))
             predictions = {id(f): g for f, g in zip(to_predict, generated)}
         for function in chunk:
@@ -153,6 +162,7 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     names the binary keeps, from which the name-word model reads a library's prefix.
     """
     info = describe_binary(path)
+    is_library = info.kind in LIBRARY_KINDS or bool(info.soname)
     calls = CallContext(predictor.signatures if isinstance(predictor, NamePredictor) else ())
     if not calls.enabled or info.kind == "archive":
         calls = None
@@ -172,11 +182,12 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
             preset.update({address: name for address, name in virtual.items() if address not in preset})
         if not cold_parts:
             cold = ColdParts()
-    elif not rename_symbols and (info.kind in LIBRARY_KINDS or info.soname):
+    elif not rename_symbols and is_library:
         symbol_names = function_names(path)  # no first read, so the prefix needs its own (boundaries only)
+    strings = read_only_strings(path) if is_library else []
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
-                                          preset=preset, info=info, symbol_names=symbol_names))
+                                          preset=preset, info=info, symbol_names=symbol_names, strings=strings))
     by_address = {f.address: f for f in functions}
     _name_functions_from_parts(cold, by_address, string_names)
     if unique:

@@ -13,7 +13,14 @@ from tqdm.auto import tqdm
 from binbridge.errors import ModelLoadError
 from binbridge.data.signatures import SIGNATURE_FILE, SOURCE_SIGNATURE, SignatureIndex, load_signatures
 from binbridge.inference.string_names import string_prediction
-from binbridge.inference.word_names import WordNamer, exported_prefix, is_cpp_library, library_prefix
+from binbridge.inference.word_names import (
+    MIN_EXPORTED_NAMES,
+    WordNamer,
+    exported_prefix,
+    is_cpp_library,
+    library_prefix,
+    string_prefix,
+)
 from binbridge.model.binbridge import BinbridgeModel, GeneratedName
 from binbridge.model.config import CONFIG_FILE_NAME
 from binbridge.model.loading import load_model
@@ -158,13 +165,16 @@ class NamePredictor:
             setattr(self._model.config, option, value)
 
     def prefix_for(self, binary: str | os.PathLike[str] | None, soname: str = "",
-                   kind: str | None = None, symbol_names: Sequence[str] = ()) -> str | None:
+                   kind: str | None = None, symbol_names: Sequence[str] = (),
+                   strings: Sequence[str] = ()) -> str | None:
         """Return the library prefix for functions of ``binary`` (see ``prefix``), or None.
 
         With ``kind`` (``BinaryInfo.kind``), an automatic prefix is read only for libraries and
-        object files: an executable named ``libtool`` is not a library. The automatic prefix is
-        the namespace of the binary's named functions (``symbol_names``, which a stripped shared
-        library keeps for its exports; ``exported_prefix``), else the SONAME's or the file name's.
+        object files: an executable named ``libtool`` is not a library. The automatic prefix is,
+        in order: the namespace of the binary's named functions (``symbol_names``, which a
+        stripped shared library keeps for its exports; ``exported_prefix``); when the binary
+        keeps too few names to tell, the namespace of the identifiers in its read-only
+        ``strings`` (``string_prefix``); else the SONAME's or the file name's library name.
         A C++ library, whose names are mostly mangled, gets none.
         """
         if self.prefix == PREFIX_NONE:
@@ -176,7 +186,10 @@ class NamePredictor:
             return None
         if is_cpp_library(symbol_names):
             return None  # its namespaces sit inside mangled names, and a stem such as "stdc" is no prefix
-        return exported_prefix(symbol_names) or library_prefix(soname) or library_prefix(binary)
+        found = exported_prefix(symbol_names)
+        if found is None and len([name for name in symbol_names if name]) < MIN_EXPORTED_NAMES:
+            found = string_prefix(strings)
+        return found or library_prefix(soname) or library_prefix(binary)
 
     def known_name(self, assembly: str) -> GeneratedName | None:
         """Return the prediction that needs no model: a signature match, then a string name, or None."""

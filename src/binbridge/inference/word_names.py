@@ -41,6 +41,14 @@ _NAMESPACE = re.compile(r"([A-Za-z][A-Za-z0-9]+)_|([a-z][a-z0-9]+)[A-Z]|([A-Z][a
 EXPORTED_PREFIX_SHARE = 0.5
 # With fewer names a shared start is chance: a single export such as evthread_use_pthreads is no namespace.
 MIN_EXPORTED_NAMES = 3
+# An identifier in a string: a word with underscore parts (lzma_code, XML_DTD) or a camelCase one (xmlStrdup).
+_IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_])(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+|[a-z][a-z0-9]+[A-Z][A-Za-z0-9]*)")
+_MANGLED = re.compile(r"N\d|_Z")
+# Strings name other things too (libpcap's link types, JUNIPER_MLPPP), so their namespace needs a lower share
+# than exports. Both values were chosen on 447 Debian shared libraries, the held-out projects excluded: with them
+# the strings' namespace matched the exports' most often (benchmarks/prefix_benchmark.py, docs/BENCHMARKS.md).
+STRING_PREFIX_SHARE = 0.2
+MIN_STRING_IDENTIFIERS = 5
 
 
 def library_prefix(path: str | os.PathLike[str] | None) -> str | None:
@@ -69,15 +77,31 @@ def exported_prefix(names: Iterable[str], share: float = EXPORTED_PREFIX_SHARE) 
     namespace but counts in the total. So a C++ library gives None, and so does a library such
     as zlib, whose exports share no namespace.
     """
+    names = [name for name in names if name]
+    return _shared_namespace(names, share, MIN_EXPORTED_NAMES)
+
+
+def string_prefix(strings: Iterable[str], share: float = STRING_PREFIX_SHARE,
+                  minimum: int = MIN_STRING_IDENTIFIERS) -> str | None:
+    """Return the namespace of the identifiers that a library's strings mention, or None.
+
+    A stripped library without exports (a static library linked into a program) still keeps
+    its messages and tables, and the identifiers in them often carry the library's namespace:
+    ``lzma_str_to_filters`` in liblzma's messages, ``XML_DTD`` and ``sizeof(XML_Char)`` in
+    libexpat's feature list. Each distinct identifier counts once, and the namespace must start
+    at least ``minimum`` of them and ``share`` of those that have one.
+    C++ type names (``N5boost6detail…``) are left out.
+    """
+    identifiers = {token for text in strings for token in _IDENTIFIER.findall(text) if not _MANGLED.match(token)}
+    named = [token for token in identifiers if _NAMESPACE.match(token)]
+    return _shared_namespace(named, share, minimum)
+
+
+def _shared_namespace(names: list[str], share: float, minimum: int) -> str | None:
+    """Return the most common namespace of ``names`` in its most common spelling, if it starts enough of them."""
     spellings: Counter[str] = Counter()
-    total = 0
     for name in names:
-        if not name:
-            continue
-        total += 1
-        if name.startswith("_"):
-            continue
-        match = _NAMESPACE.match(name)
+        match = None if name.startswith("_") else _NAMESPACE.match(name)
         if match:
             spellings[match.group(1) or match.group(2) or match.group(3)] += 1
     by_key: Counter[str] = Counter()
@@ -86,7 +110,7 @@ def exported_prefix(names: Iterable[str], share: float = EXPORTED_PREFIX_SHARE) 
     if not by_key:
         return None
     key, count = by_key.most_common(1)[0]
-    if count < MIN_EXPORTED_NAMES or count < share * total:
+    if count < minimum or count < share * len(names):
         return None
     return max((s for s in spellings if s.lower() == key), key=lambda s: (spellings[s], s))
 
