@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -178,11 +179,25 @@ LZMA_MESSAGES = ["Unexpected NULL pointer argument(s) to lzma_str_to_filters()",
     # C++ type names in RTTI strings are no namespace.
     (["N5boost6detail17sp_counted_base", "N5boost6detail12shared_count", "N5boost6system12system_error",
       "N5boost9exception", "N5boost6detail9spinlock"], None),
+    (["St9money_getIcLb0EE", "St10moneypunctIcLb0EE", "St8time_getIcE", "St7num_putIcE", "St5ctype_byIcE"], None),
+    # printf conversions are no namespace ("%lu_item" gives no "lu").
+    (["%lu_item", "cpu%lu_freq", "%llx_a", "%lu_x", "%lu_y", "%02lu_z"], None),
+    # Constants in capitals count, but the spelling comes from the other identifiers.
+    (["ZORP_DEBUG", "ZORP_HOME", "ZORP_PATH", "ZORP_LEVEL", "zorp_open", "zorp_close"], "zorp"),
     (["cannot open input file", "version %d.%d\n", "usage: tool [options]"], None),
     ([], None),
 ])
 def test_string_prefix(strings, expected):
     assert string_prefix(strings) == expected
+
+
+def test_string_prefix_tie_same_every_run():
+    """Two namespaces with as many identifiers each give the same prefix whatever the hash seed."""
+    code = ("from binbridge.inference.word_names import string_prefix; "
+            "print(string_prefix([f'{n}_func_{i}' for n in ('beta', 'alpha') for i in range(6)]))")
+    answers = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in range(6)}
+    assert answers == {"alpha"}
 
 
 def test_cpp_library_by_mangled_names():
@@ -545,6 +560,21 @@ def test_prefix_from_strings_without_exports(trained_folder, word_corpus, gcc):
     _assert_word_prefix(library, trained_folder, "GmLib_")
     assert not [f for f in _functions(library, trained_folder) if f["source"] == "symbol"]
     assert "GmLib_" in _interactive_answer(library, trained_folder)
+
+
+def test_exports_beat_strings_even_when_renaming(trained_folder, word_corpus, gcc):
+    """Strings that name another namespace neither outvote the exports nor replace them under --rename_symbols."""
+    root, _, _ = word_corpus
+    source = root / "gmlib-zorp.c"
+    source.write_text(LIBRARY_SOURCE.replace("PFX", "GmLib") + EXPORTED_API + MESSAGES.replace('"GmLib_', '"Zorp_'))
+    library = root / "libgamma-zorp.so"
+    subprocess.run([gcc, "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-Wl,-soname,libgamma.so.1",
+                    str(source), "-o", str(library)], check=True)
+    subprocess.run(["strip", str(library)], check=True)
+    _assert_word_prefix(library, trained_folder, "GmLib_")
+    renamed = [f["name"] for f in _functions(library, trained_folder, "--rename_symbols") if f["source"] == "words"]
+    assert renamed
+    assert not any(name.startswith("Zorp_") for name in renamed)
 
 
 def _assert_word_prefix(binary: Path, folder: Path, prefix: str, *extra: str) -> None:

@@ -13,6 +13,7 @@ from binbridge.binary.errors import (
     UnsupportedArchitectureError,
 )
 from binbridge.binary.extract import (
+    LazyReadOnlyStrings,
     describe_binary,
     find_function,
     function_names,
@@ -26,6 +27,7 @@ __all__ = [
     "ArchiveFormatError",
     "BinaryFormatError",
     "BinaryInfo",
+    "LazyReadOnlyStrings",
     "CorruptSectionError",
     "ExtractedFunction",
     "NotELFError",

@@ -31,8 +31,9 @@ RUN_LENGTH = 1024
 
 T = TypeVar("T")
 
-# A string between two NULs: at least 4 characters, all printable ASCII, tabs and line ends included.
-_READ_ONLY_STRING = re.compile(rb"[\t\n\r\x20-\x7e]{4,}")
+# A string between two NULs (or at the section's start): at least 4 bytes, printable ASCII with tabs and line
+# ends, or the bytes of UTF-8 text ("échec").
+_READ_ONLY_STRING = re.compile(rb"(?:^|(?<=\x00))[\t\n\r\x20-\x7e\x80-\xff]{4,}(?=\x00)")
 
 
 def make_space(elf: ElfFile, archive_symbols: ArchiveSymbols | None = None) -> AddressSpace:
@@ -183,7 +184,7 @@ def function_names(path: str | os.PathLike[str]) -> list[str]:
 
 
 def read_only_strings(path: str | os.PathLike[str]) -> list[str]:
-    """Return the distinct NUL-terminated printable strings (4 characters or more) in a file's read-only data, in file order.
+    """Return the distinct NUL-terminated text strings (4 bytes or more) in a file's read-only data, in file order.
 
     Only ``.rodata*`` sections count, so the symbol and dynamic string tables stay out: a
     stripped file keeps its messages, option names and format strings there. An archive gives
@@ -201,9 +202,25 @@ def read_only_strings(path: str | os.PathLike[str]) -> list[str]:
             except BinaryFormatError as error:
                 logger.debug("not reading the strings of %s: %s", elf.path, error)
                 continue
-            texts = (part for part in data.split(b"\0") if _READ_ONLY_STRING.fullmatch(part))
-            found.update(dict.fromkeys(text.decode("ascii") for text in texts))
+            for match in _READ_ONLY_STRING.finditer(data):
+                try:
+                    found[match.group().decode("utf-8")] = None
+                except UnicodeDecodeError:  # binary data that happens to lie between two NULs
+                    continue
     return list(found)
+
+
+class LazyReadOnlyStrings:
+    """The read-only strings of a file (``read_only_strings``), read when first iterated and then kept."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+        self._strings: list[str] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self._strings is None:
+            self._strings = read_only_strings(self.path)
+        return iter(self._strings)
 
 
 def find_function(path: str | os.PathLike[str], address: int) -> ExtractedFunction:

@@ -5,21 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from binbridge.binary import (
     BinaryInfo,
+    LazyReadOnlyStrings,
     describe_binary,
     find_function,
     function_names,
     normalize_assembly_text,
-    read_only_strings,
 )
 from binbridge.errors import BinbridgeError, InputError
 from binbridge.inference.predictor import NamePredictor
 from binbridge.data.signatures import SOURCE_SIGNATURE
 from binbridge.inference.string_names import SOURCE_STRING
+from binbridge.inference.word_names import keeps_names
 
 _HEX_ADDRESS = re.compile(r"(?:0x)?[0-9a-fA-F]+")
 
@@ -40,8 +41,37 @@ class InteractiveQuery:
     """That binary's kind and SONAME, which decide its library prefix."""
     symbol_names: list[str] = field(default_factory=list)
     """The names the binary's functions keep (a stripped library's exports), which show its prefix."""
-    strings: list[str] = field(default_factory=list)
+    strings: Iterable[str] = ()
     """The binary's read-only strings, whose identifiers show the prefix when it keeps no names."""
+
+
+@dataclass
+class _BinaryFacts:
+    """The facts about one binary that its library prefix needs, with the file size and time they were read at."""
+
+    stamp: tuple[int, int]
+    info: BinaryInfo
+    symbol_names: list[str]
+    strings: Iterable[str]
+
+
+class BinaryFactsCache:
+    """The facts of each binary that BINARY ADDRESS queries name, read again only when the file changes."""
+
+    def __init__(self) -> None:
+        self.by_path: dict[str, _BinaryFacts] = {}
+
+    def get(self, path: str) -> _BinaryFacts:
+        status = os.stat(path)
+        stamp = (status.st_size, status.st_mtime_ns)
+        key = os.path.realpath(path)
+        facts = self.by_path.get(key)
+        if facts is None or facts.stamp != stamp:
+            names = function_names(path)
+            strings = () if keeps_names(names) else LazyReadOnlyStrings(path)
+            facts = _BinaryFacts(stamp, describe_binary(path), names, strings)
+            self.by_path[key] = facts
+        return facts
 
 
 def parse_address(text: str) -> int:
@@ -51,8 +81,9 @@ def parse_address(text: str) -> int:
         raise InputError(None, f"invalid address {text!r}", "write it in hex, such as 0x4011a0") from error
 
 
-def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
-    """Read one query; return None at end of input."""
+def read_query(read_line: Callable[[], str | None],
+               binaries: BinaryFactsCache | None = None) -> InteractiveQuery | None:
+    """Read one query; return None at end of input. ``binaries`` keeps what was read of each binary."""
     lines: list[str] = []
     while True:
         line = read_line()
@@ -68,9 +99,9 @@ def read_query(read_line: Callable[[], str | None]) -> InteractiveQuery | None:
             if len(parts) == 2 and os.path.exists(parts[0]):
                 address = parse_address(parts[1])
                 function = find_function(parts[0], address)
+                facts = (binaries or BinaryFactsCache()).get(parts[0])
                 return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}", parts[0],
-                                        describe_binary(parts[0]), function_names(parts[0]),
-                                        read_only_strings(parts[0]))
+                                        facts.info, facts.symbol_names, facts.strings)
             if len(parts) == 2 and "/" in parts[0] and _HEX_ADDRESS.fullmatch(parts[1]):
                 # No instruction has a slash in its mnemonic, so this is a mistyped BINARY ADDRESS.
                 raise InputError(parts[0], "file not found", "check the path of BINARY ADDRESS, or paste assembly")
@@ -88,15 +119,18 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
                     *, show_analysis: bool = False) -> int:
     """Serve queries until end of input; return the number of names printed."""
     served = 0
+    binaries = BinaryFactsCache()
     write(PROMPT + "\n")
     while True:
         try:
-            query = read_query(read_line)
+            query = read_query(read_line, binaries)
             if query is None:
                 return served
             info = query.info
-            prefix = (predictor.prefix_for(query.binary, info.soname, info.kind, query.symbol_names, query.strings) if info
-                      else predictor.prefix_for(None))
+            if info is None:
+                prefix = predictor.prefix_for(None)
+            else:
+                prefix = predictor.prefix_for(query.binary, info.soname, info.kind, query.symbol_names, query.strings)
             prediction = predictor.predict([query.assembly], prefixes=[prefix])[0]
         except BinbridgeError as error:
             write(f"error: {error}\n")

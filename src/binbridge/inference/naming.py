@@ -7,16 +7,16 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 from binbridge.binary import (
     BinaryInfo,
     ExtractedFunction,
+    LazyReadOnlyStrings,
     describe_binary,
     function_names,
     iter_functions,
-    read_only_strings,
 )
 from binbridge.binary.fragments import find_cold_parents, span_of
 from binbridge.binary.inputs import open_input
@@ -27,7 +27,7 @@ from binbridge.inference.class_names import ClassInputs, PresetName, class_names
 from binbridge.inference.predictor import LIBRARY_KINDS, NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
-from binbridge.inference.word_names import SOURCE_WORDS
+from binbridge.inference.word_names import SOURCE_WORDS, keeps_names
 from binbridge.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
                          unnamed: frozenset[int] = frozenset(),
                          preset: dict[int, PresetName] | None = None,
                          info: BinaryInfo | None = None, symbol_names: Sequence[str] = (),
-                         strings: Sequence[str] = ()) -> Iterator[NamedFunction]:
+                         strings: Iterable[str] = ()) -> Iterator[NamedFunction]:
     """Yield named functions in address order, predicting in chunks so memory stays bounded.
 
     ``predictor`` may be None when every function has a symbol; a function
@@ -112,9 +112,11 @@ def iter_named_functions(path: str | os.PathLike[str], predictor: NamePredictor 
 
 def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unnamed: frozenset[int],
                   preset: dict[int, PresetName], bar, info: BinaryInfo | None,
-                  symbol_names: Sequence[str], strings: Sequence[str]) -> Iterator[NamedFunction]:
+                  symbol_names: Sequence[str], strings: Iterable[str]) -> Iterator[NamedFunction]:
     """Yield the named functions of ``path`` chunk by chunk, advancing ``bar`` after each chunk."""
     member_prefix = os.fspath(path) + ":"
+    prefix: str | None = None
+    prefix_read = False  # the prefix is read once per binary, when the first function needs the model
     for chunk in _chunks(iter_functions(path), chunk_size):
         to_predict = [f for f in chunk if (rename_symbols or not f.name) and f.address not in unnamed
                       and f.address not in preset]
@@ -124,8 +126,10 @@ def _named_chunks(path, predictor, chunk_size: int, rename_symbols: bool, unname
                 raise ValueError("functions without symbols need a model")
             if not isinstance(predictor, NamePredictor):
                 predictor = predictor()  # a factory: load the model only once a function needs it
-            prefix = (predictor.prefix_for(path, info.soname, info.kind, symbol_names, strings) if info
-                      else predictor.prefix_for(path, symbol_names=symbol_names, strings=strings))
+            if not prefix_read:
+                prefix = (predictor.prefix_for(path, info.soname, info.kind, symbol_names, strings) if info
+                          else predictor.prefix_for(path, symbol_names=symbol_names, strings=strings))
+                prefix_read = True
             generated = predictor.predict([f.assembly for f in to_predict], prefixes=[prefix] * len(to_predict))
             predictions = {id(f): g for f, g in zip(to_predict, generated)}
         for function in chunk:
@@ -184,7 +188,11 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
             cold = ColdParts()
     elif not rename_symbols and is_library:
         symbol_names = function_names(path)  # no first read, so the prefix needs its own (boundaries only)
-    strings = read_only_strings(path) if is_library else []
+    # Only a library that keeps too few names to show its namespace needs its strings (prefix_for), so they
+    # are read only then. With rename_symbols the names are not passed on, but a library that keeps them
+    # still skips its strings: they must not outvote the exports.
+    kept_names = function_names(path) if rename_symbols and is_library else symbol_names
+    strings = LazyReadOnlyStrings(path) if is_library and not keeps_names(kept_names) else ()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
                                           preset=preset, info=info, symbol_names=symbol_names, strings=strings))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import torch
@@ -14,10 +14,10 @@ from binbridge.errors import ModelLoadError
 from binbridge.data.signatures import SIGNATURE_FILE, SOURCE_SIGNATURE, SignatureIndex, load_signatures
 from binbridge.inference.string_names import string_prediction
 from binbridge.inference.word_names import (
-    MIN_EXPORTED_NAMES,
     WordNamer,
     exported_prefix,
     is_cpp_library,
+    keeps_names,
     library_prefix,
     string_prefix,
 )
@@ -166,7 +166,7 @@ class NamePredictor:
 
     def prefix_for(self, binary: str | os.PathLike[str] | None, soname: str = "",
                    kind: str | None = None, symbol_names: Sequence[str] = (),
-                   strings: Sequence[str] = ()) -> str | None:
+                   strings: Iterable[str] = ()) -> str | None:
         """Return the library prefix for functions of ``binary`` (see ``prefix``), or None.
 
         With ``kind`` (``BinaryInfo.kind``), an automatic prefix is read only for libraries and
@@ -187,7 +187,7 @@ class NamePredictor:
         if is_cpp_library(symbol_names):
             return None  # its namespaces sit inside mangled names, and a stem such as "stdc" is no prefix
         found = exported_prefix(symbol_names)
-        if found is None and len([name for name in symbol_names if name]) < MIN_EXPORTED_NAMES:
+        if found is None and not keeps_names(symbol_names):
             found = string_prefix(strings)
         return found or library_prefix(soname) or library_prefix(binary)
 

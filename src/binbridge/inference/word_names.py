@@ -43,7 +43,10 @@ EXPORTED_PREFIX_SHARE = 0.5
 MIN_EXPORTED_NAMES = 3
 # An identifier in a string: a word with underscore parts (lzma_code, XML_DTD) or a camelCase one (xmlStrdup).
 _IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_])(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+|[a-z][a-z0-9]+[A-Z][A-Za-z0-9]*)")
-_MANGLED = re.compile(r"N\d|_Z")
+# C++ type names as RTTI spells them: N5boost6detail..., St9money_get..., Sa... (std::allocator).
+_MANGLED = re.compile(r"_Z|(?:N|St|S[abdios])\d")
+# A printf conversion: "%lu_item" names no namespace "lu".
+_FORMAT = re.compile(r"%[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|Z|t)?[A-Za-z]")
 # Strings name other things too (libpcap's link types, JUNIPER_MLPPP), so their namespace needs a lower share
 # than exports. Both values were chosen on 447 Debian shared libraries, the held-out projects excluded: with them
 # the strings' namespace matched the exports' most often (benchmarks/prefix_benchmark.py, docs/BENCHMARKS.md).
@@ -81,6 +84,11 @@ def exported_prefix(names: Iterable[str], share: float = EXPORTED_PREFIX_SHARE) 
     return _shared_namespace(names, share, MIN_EXPORTED_NAMES)
 
 
+def keeps_names(names: Iterable[str]) -> bool:
+    """Return whether a binary keeps enough function names for its exports to show a namespace (or its absence)."""
+    return sum(1 for name in names if name) >= MIN_EXPORTED_NAMES
+
+
 def string_prefix(strings: Iterable[str], share: float = STRING_PREFIX_SHARE,
                   minimum: int = MIN_STRING_IDENTIFIERS) -> str | None:
     """Return the namespace of the identifiers that a library's strings mention, or None.
@@ -92,27 +100,37 @@ def string_prefix(strings: Iterable[str], share: float = STRING_PREFIX_SHARE,
     at least ``minimum`` of them and ``share`` of those that have one.
     C++ type names (``N5boost6detail…``) are left out.
     """
-    identifiers = {token for text in strings for token in _IDENTIFIER.findall(text) if not _MANGLED.match(token)}
+    text = _FORMAT.sub(" ", "\0".join(strings))  # one pass over all strings, without printf conversions
+    identifiers = {token for token in _IDENTIFIER.findall(text) if not _MANGLED.match(token)}
     named = [token for token in identifiers if _NAMESPACE.match(token)]
     return _shared_namespace(named, share, minimum)
 
 
 def _shared_namespace(names: list[str], share: float, minimum: int) -> str | None:
-    """Return the most common namespace of ``names`` in its most common spelling, if it starts enough of them."""
+    """Return the most common namespace of ``names``, if it starts enough of them, in its usual spelling.
+
+    The spelling is the most common one among names that are not constants in capitals
+    (``zorp`` from ``zorp_open`` beats ``ZORP`` from ``ZORP_DEBUG`` and ``ZORP_HOME``). Ties go
+    to the alphabetically first namespace, so the result does not depend on the order of ``names``.
+    """
     spellings: Counter[str] = Counter()
+    in_constants: Counter[str] = Counter()
     for name in names:
         match = None if name.startswith("_") else _NAMESPACE.match(name)
         if match:
-            spellings[match.group(1) or match.group(2) or match.group(3)] += 1
+            spelling = match.group(1) or match.group(2) or match.group(3)
+            spellings[spelling] += 1
+            in_constants[spelling] += name.upper() == name
     by_key: Counter[str] = Counter()
     for spelling, count in spellings.items():
         by_key[spelling.lower()] += count
     if not by_key:
         return None
-    key, count = by_key.most_common(1)[0]
+    key, count = min(by_key.items(), key=lambda item: (-item[1], item[0]))
     if count < minimum or count < share * len(names):
         return None
-    return max((s for s in spellings if s.lower() == key), key=lambda s: (spellings[s], s))
+    candidates = [s for s in spellings if s.lower() == key]
+    return max(candidates, key=lambda s: (spellings[s] - in_constants[s], spellings[s], s))
 
 
 def is_cpp_library(names: Iterable[str]) -> bool:
