@@ -36,6 +36,7 @@ from binbridge.data.schema import read_dataset
 from binbridge.evaluation import (BaselinePredictions, EvaluationConfig, PredictionRow, evaluate,
                                   most_frequent_words_baseline, nearest_neighbour_baseline, write_report)
 from binbridge.inference.predictor import NamePredictor
+from binbridge.inference.word_names import STRING_PREFIX_BYTES
 
 
 def main() -> int:
@@ -128,7 +129,7 @@ class BinaryStrings:
         if not self.enabled or not os.path.isfile(path):
             return []
         if path not in self.by_path:
-            self.by_path[path] = read_only_strings(path)
+            self.by_path[path] = read_only_strings(path, STRING_PREFIX_BYTES)
         return self.by_path[path]
 
 

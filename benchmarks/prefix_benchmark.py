@@ -29,6 +29,7 @@ from binbridge.binary import function_names, read_only_strings
 from binbridge.errors import BinbridgeError
 from binbridge.inference.word_names import (
     MIN_STRING_IDENTIFIERS,
+    STRING_PREFIX_BYTES,
     STRING_PREFIX_SHARE,
     exported_prefix,
     library_prefix,
@@ -51,7 +52,8 @@ def read_libraries(folder: Path, exclude: re.Pattern[str] | None) -> list[Librar
         if path.is_symlink() or (exclude is not None and exclude.search(path.name)):
             continue
         try:
-            libraries.append(Library(path.name, exported_prefix(function_names(path)), read_only_strings(path)))
+            libraries.append(Library(path.name, exported_prefix(function_names(path)),
+                                     read_only_strings(path, STRING_PREFIX_BYTES)))
         except (BinbridgeError, OSError) as error:
             print(f"skipped {path.name}: {error}", file=sys.stderr)
     return libraries

@@ -183,16 +183,18 @@ def function_names(path: str | os.PathLike[str]) -> list[str]:
     return names
 
 
-def read_only_strings(path: str | os.PathLike[str]) -> list[str]:
+def read_only_strings(path: str | os.PathLike[str], max_bytes: int | None = None) -> list[str]:
     """Return the distinct NUL-terminated text strings (4 bytes or more) in a file's read-only data, in file order.
 
     Only ``.rodata*`` sections count, so the symbol and dynamic string tables stay out: a
     stripped file keeps its messages, option names and format strings there. An archive gives
-    the strings of all its x86-64 members; a damaged section or member is skipped.
+    the strings of all its x86-64 members; a damaged section or member is skipped. With
+    ``max_bytes``, reading stops once the strings found add up to that many bytes.
     """
     opened = open_input(path)
     elves = archive_elves(opened.archive, warn=False) if opened.archive is not None else [opened.elf]
     found: dict[str, None] = {}
+    total = 0
     for elf in elves:
         for section in elf.sections:
             if not section.name.startswith(".rodata") or section.is_writable or section.type == SHT_NOBITS:
@@ -207,19 +209,23 @@ def read_only_strings(path: str | os.PathLike[str]) -> list[str]:
                     found[match.group().decode("utf-8")] = None
                 except UnicodeDecodeError:  # binary data that happens to lie between two NULs
                     continue
+                total += len(match.group())
+                if max_bytes is not None and total >= max_bytes:
+                    return list(found)
     return list(found)
 
 
 class LazyReadOnlyStrings:
     """The read-only strings of a file (``read_only_strings``), read when first iterated and then kept."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int | None = None) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         self._strings: list[str] | None = None
 
     def __iter__(self) -> Iterator[str]:
         if self._strings is None:
-            self._strings = read_only_strings(self.path)
+            self._strings = read_only_strings(self.path, self.max_bytes)
         return iter(self._strings)
 
 

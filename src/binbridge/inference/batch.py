@@ -11,7 +11,7 @@ from binbridge.binary import describe_binary, function_names, read_only_strings
 from binbridge.data.schema import INFERENCE_COLUMNS, AtomicCsvWriter, iter_rows, read_header
 from binbridge.errors import BinbridgeError
 from binbridge.inference.predictor import PREFIX_AUTO, NamePredictor
-from binbridge.inference.word_names import keeps_names
+from binbridge.inference.word_names import STRING_PREFIX_BYTES, keeps_names
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class _Prefixes:
         try:
             info = describe_binary(path)
             names = function_names(path)
-            strings = [] if keeps_names(names) else read_only_strings(path)
+            strings = [] if keeps_names(names) else read_only_strings(path, STRING_PREFIX_BYTES)
         except (BinbridgeError, OSError) as error:  # the column names a file that is no binary
             logger.info("prefix from the file name of %s: %s", path, error)
             self.unreadable.add(path)

@@ -20,7 +20,7 @@ from binbridge.errors import BinbridgeError, InputError
 from binbridge.inference.predictor import NamePredictor
 from binbridge.data.signatures import SOURCE_SIGNATURE
 from binbridge.inference.string_names import SOURCE_STRING
-from binbridge.inference.word_names import keeps_names
+from binbridge.inference.word_names import STRING_PREFIX_BYTES, keeps_names
 
 _HEX_ADDRESS = re.compile(r"(?:0x)?[0-9a-fA-F]+")
 
@@ -68,7 +68,7 @@ class BinaryFactsCache:
         facts = self.by_path.get(key)
         if facts is None or facts.stamp != stamp:
             names = function_names(path)
-            strings = () if keeps_names(names) else LazyReadOnlyStrings(path)
+            strings = () if keeps_names(names) else LazyReadOnlyStrings(path, STRING_PREFIX_BYTES)
             facts = _BinaryFacts(stamp, describe_binary(path), names, strings)
             self.by_path[key] = facts
         return facts

@@ -27,7 +27,7 @@ from binbridge.inference.class_names import ClassInputs, PresetName, class_names
 from binbridge.inference.predictor import LIBRARY_KINDS, NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
-from binbridge.inference.word_names import SOURCE_WORDS, keeps_names
+from binbridge.inference.word_names import SOURCE_WORDS, STRING_PREFIX_BYTES, keeps_names
 from binbridge.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     # are read only then. With rename_symbols the names are not passed on, but a library that keeps them
     # still skips its strings: they must not outvote the exports.
     kept_names = function_names(path) if rename_symbols and is_library else symbol_names
-    strings = LazyReadOnlyStrings(path) if is_library and not keeps_names(kept_names) else ()
+    strings = LazyReadOnlyStrings(path, STRING_PREFIX_BYTES) if is_library and not keeps_names(kept_names) else ()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
                                           preset=preset, info=info, symbol_names=symbol_names, strings=strings))

@@ -52,6 +52,9 @@ _FORMAT = re.compile(r"%[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|
 # the strings' namespace matched the exports' most often (benchmarks/prefix_benchmark.py, docs/BENCHMARKS.md).
 STRING_PREFIX_SHARE = 0.2
 MIN_STRING_IDENTIFIERS = 5
+# The bytes of strings read for the prefix, in file order. 4 MiB is tens of thousands of messages, which should
+# be plenty to show a namespace, while all 30 MB of libicudata's strings would take seconds and hundreds of MB.
+STRING_PREFIX_BYTES = 4 << 20
 
 
 def library_prefix(path: str | os.PathLike[str] | None) -> str | None:
