@@ -175,8 +175,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", type=_prefix, default="auto", metavar="WORD",
                         help="library prefix that the name-word model writes where it predicts one (pcap_open); "
                              "'auto' (default) reads it for libraries: the namespace that most exported names "
-                             "share (XML in libexpat.so.1); for a library that exports nothing, the namespace of "
-                             "the identifiers in its strings; else the SONAME or a lib* file name (libpcap.so.1 -> "
+                             "share (XML in libexpat.so.1); for a library that keeps fewer than three names, the "
+                             "namespace of the identifiers in its strings; else the SONAME or a lib* file name (libpcap.so.1 -> "
                              "pcap; for 'infer', the binary column); 'none' never writes one")
     parser.add_argument("--allow_download", action="store_true",
                         help="let hub ids in the model config download from the Hugging Face Hub (default: off)")

@@ -327,11 +327,13 @@ def test_interactive_survives_huge_immediate():
     assert "fixed_name" in "".join(written), "the query after the bad one must still be answered"
 
 
-def test_interactive_mistyped_binary_path(tmp_path):
+@pytest.mark.parametrize("relative", [False, True])
+def test_interactive_mistyped_binary_path(tmp_path, relative):
+    """A missing file, given with a folder or as a bare name with a dot, is an error, not pasted assembly."""
     from binbridge.inference.interactive import run_interactive
 
-    missing = tmp_path / "nope"
-    lines = iter([f"{missing} 0x10\n", "\n", "ret\n", "\n"])
+    missing = "missing.so" if relative else str(tmp_path / "nope")
+    lines = iter([f"{missing} 0x10\n", "\n", ".p2align 4\n", "ret\n", "\n"])
     written: list[str] = []
     run_interactive(FixedPredictor(), lambda: next(lines, None), written.append)
     output = "".join(written)

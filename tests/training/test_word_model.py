@@ -182,6 +182,9 @@ LZMA_MESSAGES = ["Unexpected NULL pointer argument(s) to lzma_str_to_filters()",
     (["St9money_getIcLb0EE", "St10moneypunctIcLb0EE", "St8time_getIcE", "St7num_putIcE", "St5ctype_byIcE"], None),
     # printf conversions are no namespace ("%lu_item" gives no "lu").
     (["%lu_item", "cpu%lu_freq", "%llx_a", "%lu_x", "%lu_y", "%02lu_z"], None),
+    # A literal percent sign before a name leaves the name whole, as does one around a variable name.
+    (["%%zorp_open", "%%zorp_close", "%%zorp_read", "%%zorp_write", "%%zorp_seek"], "zorp"),
+    (["%ZORP_HOME%", "%ZORP_PATH%", "%ZORP_LOG%", "%ZORP_TMP%", "%ZORP_USER%"], "ZORP"),
     # Constants in capitals count, but the spelling comes from the other identifiers.
     (["ZORP_DEBUG", "ZORP_HOME", "ZORP_PATH", "ZORP_LEVEL", "zorp_open", "zorp_close"], "zorp"),
     (["cannot open input file", "version %d.%d\n", "usage: tool [options]"], None),
@@ -598,6 +601,26 @@ def test_interactive_prefix_from_exports(trained_folder, word_corpus, gcc):
     root, _, _ = word_corpus
     library = build_exporting_library(root, gcc)
     assert "GmLib_" in _interactive_answer(library, trained_folder)
+
+
+def test_interactive_rereads_binary_copied_with_old_time(tmp_path, gcc):
+    """A binary rewritten in place with its old size and time is read again by the next query."""
+    import os
+    import shutil
+    import time
+
+    from binbridge.inference.interactive import BinaryFactsCache
+
+    library = tmp_path / "libgamma.so"
+    shutil.copy(build_library(tmp_path, gcc, "gamma", "O2", strip=True), library)
+    cache = BinaryFactsCache()
+    first = cache.get(str(library))
+    assert cache.get(str(library)) is first
+    status = os.stat(library)
+    time.sleep(0.05)
+    library.write_bytes(library.read_bytes())
+    os.utime(library, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert cache.get(str(library)) is not first
 
 
 def _interactive_answer(binary: Path, folder: Path) -> str:

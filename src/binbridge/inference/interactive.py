@@ -6,7 +6,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from binbridge.binary import (
     BinaryInfo,
@@ -37,39 +37,50 @@ class InteractiveQuery:
     label: str
     binary: str | None = None
     """The binary that a BINARY ADDRESS query read; None for pasted assembly."""
-    info: BinaryInfo | None = None
-    """That binary's kind and SONAME, which decide its library prefix."""
-    symbol_names: list[str] = field(default_factory=list)
-    """The names the binary's functions keep (a stripped library's exports), which show its prefix."""
-    strings: Iterable[str] = ()
-    """The binary's read-only strings, whose identifiers show the prefix when it keeps no names."""
+    facts: BinaryFacts | None = None
+    """The facts about that binary that decide its library prefix."""
 
 
 @dataclass
-class _BinaryFacts:
-    """The facts about one binary that its library prefix needs, with the file size and time they were read at."""
+class BinaryFacts:
+    """The facts about one binary that its library prefix needs, and the file's identity when they were read."""
 
-    stamp: tuple[int, int]
+    stamp: tuple[int, ...]
+    """Device, inode, size, modification and change times: a file copied over with its old time still differs."""
+    path: str
     info: BinaryInfo
+    """The binary's kind and SONAME, which decide whether it gets a library prefix."""
     symbol_names: list[str]
+    """The names the binary's functions keep (a stripped library's exports), which show its prefix."""
     strings: Iterable[str]
+    """The binary's read-only strings, whose identifiers show the prefix when it keeps no names."""
+    _prefix: str | None = None
+    _prefix_read: bool = False
+
+    def prefix(self, predictor: NamePredictor) -> str | None:
+        """Return the binary's library prefix (``NamePredictor.prefix_for``), worked out on the first call."""
+        if not self._prefix_read:
+            self._prefix = predictor.prefix_for(self.path, self.info.soname, self.info.kind, self.symbol_names,
+                                                self.strings)
+            self._prefix_read = True
+        return self._prefix
 
 
 class BinaryFactsCache:
     """The facts of each binary that BINARY ADDRESS queries name, read again only when the file changes."""
 
     def __init__(self) -> None:
-        self.by_path: dict[str, _BinaryFacts] = {}
+        self.by_path: dict[str, BinaryFacts] = {}
 
-    def get(self, path: str) -> _BinaryFacts:
+    def get(self, path: str) -> BinaryFacts:
         status = os.stat(path)
-        stamp = (status.st_size, status.st_mtime_ns)
+        stamp = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
         key = os.path.realpath(path)
         facts = self.by_path.get(key)
         if facts is None or facts.stamp != stamp:
             names = function_names(path)
             strings = () if keeps_names(names) else LazyReadOnlyStrings(path, STRING_PREFIX_BYTES)
-            facts = _BinaryFacts(stamp, describe_binary(path), names, strings)
+            facts = BinaryFacts(stamp, path, describe_binary(path), names, strings)
             self.by_path[key] = facts
         return facts
 
@@ -100,10 +111,10 @@ def read_query(read_line: Callable[[], str | None],
                 address = parse_address(parts[1])
                 function = find_function(parts[0], address)
                 facts = (binaries or BinaryFactsCache()).get(parts[0])
-                return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}", parts[0],
-                                        facts.info, facts.symbol_names, facts.strings)
-            if len(parts) == 2 and "/" in parts[0] and _HEX_ADDRESS.fullmatch(parts[1]):
-                # No instruction has a slash in its mnemonic, so this is a mistyped BINARY ADDRESS.
+                return InteractiveQuery(function.assembly, f"{parts[0]} 0x{function.address:x}", parts[0], facts)
+            if len(parts) == 2 and ("/" in parts[0] or "." in parts[0][1:]) and _HEX_ADDRESS.fullmatch(parts[1]):
+                # No x86 mnemonic has a slash or an inner dot (assembler directives such as ".p2align 4" start with
+                # one), so this is a mistyped BINARY ADDRESS ("missing.so 0x1120").
                 raise InputError(parts[0], "file not found", "check the path of BINARY ADDRESS, or paste assembly")
         lines.append(line)
     if not lines:
@@ -126,11 +137,7 @@ def run_interactive(predictor: NamePredictor, read_line: Callable[[], str | None
             query = read_query(read_line, binaries)
             if query is None:
                 return served
-            info = query.info
-            if info is None:
-                prefix = predictor.prefix_for(None)
-            else:
-                prefix = predictor.prefix_for(query.binary, info.soname, info.kind, query.symbol_names, query.strings)
+            prefix = predictor.prefix_for(None) if query.facts is None else query.facts.prefix(predictor)
             prediction = predictor.predict([query.assembly], prefixes=[prefix])[0]
         except BinbridgeError as error:
             write(f"error: {error}\n")

@@ -45,8 +45,8 @@ MIN_EXPORTED_NAMES = 3
 _IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_])(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+|[a-z][a-z0-9]+[A-Z][A-Za-z0-9]*)")
 # C++ type names as RTTI spells them: N5boost6detail..., St9money_get..., Sa... (std::allocator).
 _MANGLED = re.compile(r"_Z|(?:N|St|S[abdios])\d")
-# A printf conversion: "%lu_item" names no namespace "lu".
-_FORMAT = re.compile(r"%[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|Z|t)?[A-Za-z]")
+# A printf conversion ("%lu_item" names no namespace "lu"), or the escape "%%" before a name ("%%zorp_open").
+_FORMAT = re.compile(r"%%|%[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|Z|t)?[diouxXeEfFgGaAcspnm]")
 # Strings name other things too (libpcap's link types, JUNIPER_MLPPP), so their namespace needs a lower share
 # than exports. Both values were chosen on 447 Debian shared libraries, the held-out projects excluded: with them
 # the strings' namespace matched the exports' most often (benchmarks/prefix_benchmark.py, docs/BENCHMARKS.md).
