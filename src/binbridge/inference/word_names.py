@@ -54,6 +54,7 @@ STRING_PREFIX_SHARE = 0.2
 MIN_STRING_IDENTIFIERS = 5
 # The bytes of strings read for the prefix, in file order. 4 MiB is tens of thousands of messages, which should
 # be plenty to show a namespace, while all 30 MB of libicudata's strings would take seconds and hundreds of MB.
+# NOTE: a library whose strings follow more than 4 MiB of other strings (link order) shows no namespace here.
 STRING_PREFIX_BYTES = 4 << 20
 
 
