@@ -27,10 +27,13 @@ from pathlib import Path
 
 from binbridge.binary import function_names, read_only_strings
 from binbridge.errors import BinbridgeError
+from binbridge.inference.predictor import default_model_path
 from binbridge.inference.word_names import (
+    GENERIC_WORD_COUNT,
     MIN_STRING_IDENTIFIERS,
     STRING_PREFIX_BYTES,
     STRING_PREFIX_SHARE,
+    WordNamer,
     exported_prefix,
     library_prefix,
     string_prefix,
@@ -63,9 +66,9 @@ def matches(prefix: str | None, exported: str | None) -> bool:
     return prefix is not None and exported is not None and prefix.lower() == exported.lower()
 
 
-def fallback_prefix(library: Library, share: float, minimum: int) -> str | None:
+def fallback_prefix(library: Library, share: float, minimum: int, generic: frozenset[str]) -> str | None:
     """Return the prefix that ``binbridge name`` gives the library without its exports."""
-    return string_prefix(library.strings, share, minimum) or library_prefix(library.name)
+    return string_prefix(library.strings, share, minimum, generic) or library_prefix(library.name)
 
 
 def main() -> int:
@@ -76,23 +79,33 @@ def main() -> int:
                         help="share of the identifiers that the namespace must start (repeatable; default: shipped)")
     parser.add_argument("--minimum", type=int, action="append",
                         help="identifiers that the namespace must start (repeatable; default: shipped)")
+    parser.add_argument("--generic_words", type=int, action="append",
+                        help="how many of the name-word model's most common words may not be a namespace when "
+                             "they usually stand inside names; 0: none (repeatable; default: shipped)")
+    parser.add_argument("--model_path", help="model folder with the name-word model (default: the embedded model)")
     args = parser.parse_args()
+
     exclude = re.compile(args.exclude) if args.exclude else None
     libraries = read_libraries(Path(args.folder), exclude)
     with_namespace = [library for library in libraries if library.exported]
     file_name_right = sum(matches(library_prefix(library.name), library.exported) for library in with_namespace)
     print(f"{len(libraries)} libraries, {len(with_namespace)} whose exports show a namespace")
     print(f"file name alone: {file_name_right} of {len(with_namespace)} match the exports")
+
     shares = args.share or [STRING_PREFIX_SHARE]
     minimums = args.minimum or [MIN_STRING_IDENTIFIERS]
-    for share in shares:
-        for minimum in minimums:
-            right = sum(matches(fallback_prefix(library, share, minimum), library.exported)
-                        for library in with_namespace)
-            replaced = sum(fallback_prefix(library, share, minimum) != library_prefix(library.name)
-                           for library in libraries if not library.exported)
-            print(f"strings, then file name (share {share}, minimum {minimum}): {right} of {len(with_namespace)} "
-                  f"match; {replaced} libraries without an export namespace get the strings' namespace")
+    namer = WordNamer.from_folder(args.model_path or default_model_path())
+    for count in args.generic_words or [GENERIC_WORD_COUNT]:
+        generic = namer.generic_words(count) if namer is not None and count else frozenset()
+        for share in shares:
+            for minimum in minimums:
+                right = sum(matches(fallback_prefix(library, share, minimum, generic), library.exported)
+                            for library in with_namespace)
+                replaced = sum(fallback_prefix(library, share, minimum, generic) != library_prefix(library.name)
+                               for library in libraries if not library.exported)
+                print(f"strings, then file name (share {share}, minimum {minimum}, {len(generic)} generic words): "
+                      f"{right} of {len(with_namespace)} match; {replaced} libraries without an export namespace "
+                      "get the strings' namespace")
     return 0
 
 

@@ -194,6 +194,29 @@ def test_string_prefix(strings, expected):
     assert string_prefix(strings) == expected
 
 
+def test_string_prefix_skips_generic_words():
+    """A namespace that is a common name word (get) loses to the next one, or gives none."""
+    messages = [f"get_{part}: invalid argument" for part in ("width", "height", "depth", "size", "mode")]
+    assert string_prefix(messages) == "get"
+    assert string_prefix(messages, generic_words={"get"}) is None
+    assert string_prefix(messages + LZMA_MESSAGES, generic_words={"get"}) == "lzma"
+
+
+def test_generic_words_leave_namespaces_out(trained_folder):
+    """The model's common words that stand inside names are generic; words nearer the start are not."""
+    namer = WordNamer.from_folder(trained_folder)
+    positions = dict(zip(namer.model.words, namer.model.word_positions))
+    positions.pop(PREFIX_WORD)
+    middle = (min(positions.values()) + max(positions.values())) / 2
+    generic = namer.generic_words(len(namer.model.words), max_position=middle)
+    early = {word for word, position in positions.items() if position <= middle}
+    assert generic
+    assert early
+    assert PREFIX_WORD not in generic
+    assert not early & generic
+    assert generic | early == set(positions)
+
+
 def test_string_prefix_tie_same_every_run():
     """Two namespaces with as many identifiers each give the same prefix whatever the hash seed."""
     code = ("from binbridge.inference.word_names import string_prefix; "

@@ -188,7 +188,8 @@ class NamePredictor:
             return None  # its namespaces sit inside mangled names, and a stem such as "stdc" is no prefix
         found = exported_prefix(symbol_names)
         if found is None and not keeps_names(symbol_names):
-            found = string_prefix(strings)
+            generic = self.word_namer.generic_words() if self.word_namer is not None else ()
+            found = string_prefix(strings, generic_words=generic)
         return found or library_prefix(soname) or library_prefix(binary)
 
     def known_name(self, assembly: str) -> GeneratedName | None:

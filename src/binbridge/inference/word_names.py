@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -56,6 +56,10 @@ MIN_STRING_IDENTIFIERS = 5
 # be plenty to show a namespace, while all 30 MB of libicudata's strings would take seconds and hundreds of MB.
 # NOTE: a library whose strings follow more than 4 MiB of other strings (link order) shows no namespace here.
 STRING_PREFIX_BYTES = 4 << 20
+# A namespace from strings must not be one of the 100 most common training words that usually stand inside names.
+# Of 100, 500 and 1,000, 100 kept the most prefixes right on the shared libraries (benchmarks/prefix_benchmark.py).
+GENERIC_WORD_COUNT = 100
+NAMESPACE_POSITION = 0.1
 
 
 def library_prefix(path: str | os.PathLike[str] | None) -> str | None:
@@ -94,7 +98,7 @@ def keeps_names(names: Iterable[str]) -> bool:
 
 
 def string_prefix(strings: Iterable[str], share: float = STRING_PREFIX_SHARE,
-                  minimum: int = MIN_STRING_IDENTIFIERS) -> str | None:
+                  minimum: int = MIN_STRING_IDENTIFIERS, generic_words: Collection[str] = ()) -> str | None:
     """Return the namespace of the identifiers that a library's strings mention, or None.
 
     A stripped library without exports (a static library linked into a program) still keeps
@@ -102,20 +106,23 @@ def string_prefix(strings: Iterable[str], share: float = STRING_PREFIX_SHARE,
     ``lzma_str_to_filters`` in liblzma's messages, ``XML_DTD`` and ``sizeof(XML_Char)`` in
     libexpat's feature list. Each distinct identifier counts once, and the namespace must start
     at least ``minimum`` of them and ``share`` of those that have one.
-    C++ type names (``N5boost6detail…``) are left out.
+    C++ type names (``N5boost6detail…``) are left out, and so are namespaces among
+    ``generic_words`` (``get`` from ``get_width: invalid argument``; ``WordNamer.generic_words``).
     """
     text = _FORMAT.sub(" ", "\0".join(strings))  # one pass over all strings, without printf conversions
     identifiers = {token for token in _IDENTIFIER.findall(text) if not _MANGLED.match(token)}
     named = [token for token in identifiers if _NAMESPACE.match(token)]
-    return _shared_namespace(named, share, minimum)
+    return _shared_namespace(named, share, minimum, frozenset(generic_words))
 
 
-def _shared_namespace(names: list[str], share: float, minimum: int) -> str | None:
+def _shared_namespace(names: list[str], share: float, minimum: int,
+                      excluded: frozenset[str] = frozenset()) -> str | None:
     """Return the most common namespace of ``names``, if it starts enough of them, in its usual spelling.
 
     The spelling is the most common one among names that are not constants in capitals
     (``zorp`` from ``zorp_open`` beats ``ZORP`` from ``ZORP_DEBUG`` and ``ZORP_HOME``). Ties go
     to the alphabetically first namespace, so the result does not depend on the order of ``names``.
+    Namespaces in ``excluded`` (lower case) never win, but their names count in the total.
     """
     spellings: Counter[str] = Counter()
     in_constants: Counter[str] = Counter()
@@ -127,7 +134,8 @@ def _shared_namespace(names: list[str], share: float, minimum: int) -> str | Non
             in_constants[spelling] += name.upper() == name
     by_key: Counter[str] = Counter()
     for spelling, count in spellings.items():
-        by_key[spelling.lower()] += count
+        if spelling.lower() not in excluded:
+            by_key[spelling.lower()] += count
     if not by_key:
         return None
     key, count = min(by_key.items(), key=lambda item: (-item[1], item[0]))
@@ -164,6 +172,15 @@ class WordNamer:
         return cls(load_word_model(folder)) if has_word_model(folder) else None
 
     @torch.no_grad()
+    def generic_words(self, count: int = GENERIC_WORD_COUNT, max_position: float = NAMESPACE_POSITION) -> frozenset[str]:
+        """Return the ``count`` most common training name words that usually stand inside names, not first.
+
+        ``get`` (mean position 0.48 of the name) is one. Namespaces such as ``gcry`` and ``ossl``
+        (positions 0.00 and 0.02) are not: the name-word model keeps each word's mean position.
+        """
+        common = zip(self.model.words[:count + 1], self.model.word_positions[:count + 1])
+        return frozenset(word for word, position in common if word != PREFIX_WORD and position > max_position)
+
     def probabilities(self, assemblies: Sequence[str]) -> torch.Tensor:
         """Return [N, V] word probabilities, one row per assembly text."""
         rows = []
