@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from binbridge.binary import function_names, read_only_strings
+from binbridge.binary.members import member_file
 from binbridge.data.schema import read_dataset
 from binbridge.evaluation import (BaselinePredictions, EvaluationConfig, PredictionRow, evaluate,
                                   most_frequent_words_baseline, nearest_neighbour_baseline, write_report)
@@ -125,7 +126,7 @@ class BinaryStrings:
         self.by_path: dict[str, list[str]] = {}
 
     def __call__(self, binary: str) -> list[str]:
-        path = binary.split(".a:", 1)[0] + ".a" if ".a:" in binary else binary
+        path = member_file(binary)
         if not self.enabled or not os.path.isfile(path):
             return []
         if path not in self.by_path:

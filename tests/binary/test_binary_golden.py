@@ -185,7 +185,7 @@ def test_read_only_strings_match_gnu_strings(sample: SampleBuild, path: str, tmp
     assert len(found) >= (3 if path == "sample" else 20)
 
 
-def test_read_only_strings_of_object_with_utf8(tmp_path: Path) -> None:
+def test_object_strings_keep_utf8(tmp_path: Path) -> None:
     """An object file's .rodata.str sections count, and a UTF-8 message is kept whole."""
     source = tmp_path / "messages.c"
     source.write_text('#include <stdio.h>\n'

@@ -626,7 +626,7 @@ def test_interactive_prefix_from_exports(trained_folder, word_corpus, gcc):
     assert "GmLib_" in _interactive_answer(library, trained_folder)
 
 
-def test_interactive_rereads_binary_copied_with_old_time(tmp_path, gcc):
+def test_interactive_rereads_file_with_old_time(tmp_path, gcc):
     """A binary rewritten in place with its old size and time is read again by the next query."""
     import os
     import shutil

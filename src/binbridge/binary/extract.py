@@ -202,14 +202,15 @@ def read_only_strings(path: str | os.PathLike[str], max_bytes: int | None = None
             try:
                 data = elf.section_data(section)
             except BinaryFormatError as error:
-                logger.debug("not reading the strings of %s: %s", elf.path, error)
+                logger.debug("failed to read the strings of a section of %s, so it is skipped: %s", elf.path, error)
                 continue
             for match in _READ_ONLY_STRING.finditer(data):
+                raw = match.group()
                 try:
-                    found[match.group().decode("utf-8")] = None
+                    found[raw.decode("utf-8")] = None
                 except UnicodeDecodeError:  # binary data that happens to lie between two NULs
                     continue
-                total += len(match.group())
+                total += len(raw)
                 if max_bytes is not None and total >= max_bytes:
                     return list(found)
     return list(found)

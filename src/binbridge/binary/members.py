@@ -46,6 +46,11 @@ def named_members(archive: Archive) -> Iterator[tuple[str, ArchiveMember]]:
         yield f"{archive.path}:{member.name}" + (f"#{copy}" if copy > 1 else ""), member
 
 
+def member_file(binary: str) -> str:
+    """Return the file that a ``binary`` value names: the archive of ``lib.a:member.o``, else the value itself."""
+    return binary.split(".a:", 1)[0] + ".a" if ".a:" in binary else binary
+
+
 def member_elves(parsed_members: Iterable[ElfFile | str], warn: bool = True) -> Iterator[ElfFile]:
     """Yield the ELF files among parse_member's results, logging the other results as warnings when ``warn`` is set."""
     for parsed in parsed_members:

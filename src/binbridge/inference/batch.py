@@ -7,11 +7,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from binbridge.binary import describe_binary, function_names, read_only_strings
+from binbridge.binary import describe_binary, function_names
+from binbridge.binary.members import member_file
 from binbridge.data.schema import INFERENCE_COLUMNS, AtomicCsvWriter, iter_rows, read_header
 from binbridge.errors import BinbridgeError
 from binbridge.inference.predictor import PREFIX_AUTO, NamePredictor
-from binbridge.inference.word_names import STRING_PREFIX_BYTES, keeps_names
+from binbridge.inference.word_names import prefix_strings
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,7 @@ class _Prefixes:
             return None  # only the name-word model writes a prefix
         if self.predictor.prefix != PREFIX_AUTO or not binary:
             return self.predictor.prefix_for(binary or None)
-        # An archive member's rows name it "lib.a:member.o"; the archive is the file to read.
-        path = self._find(binary.split(".a:", 1)[0] + ".a" if ".a:" in binary else binary)
+        path = self._find(member_file(binary))  # an archive member's rows name it "lib.a:member.o"
         if path is not None and path not in self.by_file:
             self.by_file[path] = self._read(path)
         if path is None or path in self.unreadable:
@@ -108,12 +108,11 @@ class _Prefixes:
         try:
             info = describe_binary(path)
             names = function_names(path)
-            strings = [] if keeps_names(names) else read_only_strings(path, STRING_PREFIX_BYTES)
+            return self.predictor.prefix_for(path, info.soname, info.kind, names, prefix_strings(path, names))
         except (BinbridgeError, OSError) as error:  # the column names a file that is no binary
             logger.info("prefix from the file name of %s: %s", path, error)
             self.unreadable.add(path)
             return None
-        return self.predictor.prefix_for(path, info.soname, info.kind, names, strings)
 
 
 def _predict_chunk(predictor, prefixes, chunk, writer, show_analysis, show_progress) -> int:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from binbridge.binary import (
     BinaryInfo,
-    LazyReadOnlyStrings,
     describe_binary,
     find_function,
     function_names,
@@ -20,7 +19,7 @@ from binbridge.errors import BinbridgeError, InputError
 from binbridge.inference.predictor import NamePredictor
 from binbridge.data.signatures import SOURCE_SIGNATURE
 from binbridge.inference.string_names import SOURCE_STRING
-from binbridge.inference.word_names import STRING_PREFIX_BYTES, keeps_names
+from binbridge.inference.word_names import prefix_strings
 
 _HEX_ADDRESS = re.compile(r"(?:0x)?[0-9a-fA-F]+")
 
@@ -79,8 +78,7 @@ class BinaryFactsCache:
         facts = self.by_path.get(key)
         if facts is None or facts.stamp != stamp:
             names = function_names(path)
-            strings = () if keeps_names(names) else LazyReadOnlyStrings(path, STRING_PREFIX_BYTES)
-            facts = BinaryFacts(stamp, path, describe_binary(path), names, strings)
+            facts = BinaryFacts(stamp, path, describe_binary(path), names, prefix_strings(path, names))
             self.by_path[key] = facts
         return facts
 
@@ -94,7 +92,7 @@ def parse_address(text: str) -> int:
 
 def read_query(read_line: Callable[[], str | None],
                binaries: BinaryFactsCache | None = None) -> InteractiveQuery | None:
-    """Read one query; return None at end of input. ``binaries`` keeps what was read of each binary."""
+    """Read one query; return None at end of input. ``binaries`` caches what was read of each binary."""
     lines: list[str] = []
     while True:
         line = read_line()

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 from binbridge.binary import (
     BinaryInfo,
     ExtractedFunction,
-    LazyReadOnlyStrings,
     describe_binary,
     function_names,
     iter_functions,
@@ -27,7 +26,7 @@ from binbridge.inference.class_names import ClassInputs, PresetName, class_names
 from binbridge.inference.predictor import LIBRARY_KINDS, NamePredictor
 from binbridge.inference.string_names import SOURCE_STRING, STRING_NAME_CONFIDENCE, imported_names, string_name
 from binbridge.inference.unique import make_names_unique
-from binbridge.inference.word_names import SOURCE_WORDS, STRING_PREFIX_BYTES, keeps_names
+from binbridge.inference.word_names import SOURCE_WORDS, prefix_strings
 from binbridge.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -171,10 +170,10 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
     if not calls.enabled or info.kind == "archive":
         calls = None
     classes = ClassInputs() if rtti and info.kind != "archive" else None
-    cold, preset, symbol_names = ColdParts(), {}, []
+    cold, preset, kept_names = ColdParts(), {}, []
     if (cold_parts or calls is not None or classes is not None) and info.kind != "archive":
         first = _first_read(path, rename_symbols, calls, classes)
-        cold, symbol_names = first.cold, first.symbol_names
+        cold, kept_names = first.cold, first.symbol_names
         if calls is not None:
             # The first read's signature matches are kept, so the model's predictor does not look them up again.
             matches = {**calls.matches, **calls.resolve(cold.parents)}
@@ -186,13 +185,12 @@ def name_binary(path: str | os.PathLike[str], predictor: NamePredictor | None, *
             preset.update({address: name for address, name in virtual.items() if address not in preset})
         if not cold_parts:
             cold = ColdParts()
-    elif not rename_symbols and is_library:
-        symbol_names = function_names(path)  # no first read, so the prefix needs its own (boundaries only)
-    # Only a library that keeps too few names to show its namespace needs its strings (prefix_for), so they
-    # are read only then. With rename_symbols the names are not passed on, but a library that keeps them
-    # still skips its strings: they must not outvote the exports.
-    kept_names = function_names(path) if rename_symbols and is_library else symbol_names
-    strings = LazyReadOnlyStrings(path, STRING_PREFIX_BYTES) if is_library and not keeps_names(kept_names) else ()
+    elif is_library:
+        kept_names = function_names(path)  # no first read, so the prefix needs its own (boundaries only)
+    # With rename_symbols the prefix must not come from the names being replaced. A library that keeps
+    # names still skips its strings, because they must not outvote its exports.
+    symbol_names = [] if rename_symbols else kept_names
+    strings = prefix_strings(path, kept_names) if is_library else ()
     functions = list(iter_named_functions(path, predictor, rename_symbols=rename_symbols,
                                           show_progress=show_progress, unnamed=frozenset(cold.parents),
                                           preset=preset, info=info, symbol_names=symbol_names, strings=strings))
@@ -222,7 +220,7 @@ class ColdParts:
 class _FirstRead:
     cold: ColdParts
     symbol_names: list[str]
-    """The symbol names that the functions keep, start-up code left out (none when renaming)."""
+    """The symbol names that the functions keep, start-up code left out (also when renaming)."""
 
 
 def _first_read(path: str | os.PathLike[str], rename_symbols: bool, calls: CallContext | None,
@@ -235,10 +233,10 @@ def _first_read(path: str | os.PathLike[str], rename_symbols: bool, calls: CallC
     with _quiet_loader():  # the second pass reports the same damaged sections
         for function in iter_functions(path):
             spans.append(span_of(function))
+            if function.name and function.source != SOURCE_RUNTIME:
+                own_names.append(function.name)
             if function.name and not rename_symbols:
                 named[function.address] = function.name
-                if function.source != SOURCE_RUNTIME:
-                    own_names.append(function.name)
             if calls is not None:
                 calls.add(function, None if rename_symbols else function.name)
             found = string_name(function.assembly) if '"' in function.assembly else None

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from binbridge.binary import LazyReadOnlyStrings
 from binbridge.model.binbridge import GeneratedName
 from binbridge.model.word_features import function_feature_ids
 from binbridge.model.word_model import PREFIX_WORD, NameWordModel, has_word_model, load_word_model
@@ -52,12 +53,12 @@ _FORMAT = re.compile(r"%%|%[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q
 # the strings' namespace matched the exports' most often (benchmarks/prefix_benchmark.py, docs/BENCHMARKS.md).
 STRING_PREFIX_SHARE = 0.2
 MIN_STRING_IDENTIFIERS = 5
-# The bytes of strings read for the prefix, in file order. 4 MiB is tens of thousands of messages, which should
-# be plenty to show a namespace, while all 30 MB of libicudata's strings would take seconds and hundreds of MB.
+# The bytes of strings read for the prefix, in file order. 4 MiB holds tens of thousands of messages, an estimate
+# of what a namespace needs to show. Searching all 50 MB of one test library's strings took 15 s.
 # NOTE: a library whose strings follow more than 4 MiB of other strings (link order) shows no namespace here.
 STRING_PREFIX_BYTES = 4 << 20
 # A namespace from strings must not be one of the 100 most common training words that usually stand inside names.
-# Of 100, 500 and 1,000, 100 kept the most prefixes right on the shared libraries (benchmarks/prefix_benchmark.py).
+# On the shared libraries, 100 kept as many prefixes right as none did (benchmarks/prefix_benchmark.py), and 500 fewer.
 GENERIC_WORD_COUNT = 100
 NAMESPACE_POSITION = 0.1
 
@@ -95,6 +96,15 @@ def exported_prefix(names: Iterable[str], share: float = EXPORTED_PREFIX_SHARE) 
 def keeps_names(names: Iterable[str]) -> bool:
     """Return whether a binary keeps enough function names for its exports to show a namespace (or its absence)."""
     return sum(1 for name in names if name) >= MIN_EXPORTED_NAMES
+
+
+def prefix_strings(path: str | os.PathLike[str], names: Iterable[str]) -> Iterable[str]:
+    """Return what ``NamePredictor.prefix_for`` needs of a binary's strings, given the names the binary keeps.
+
+    A binary that keeps enough names needs none. For the others the first ``STRING_PREFIX_BYTES``
+    of the read-only strings are read when first iterated, so ``--prefix none`` reads nothing.
+    """
+    return () if keeps_names(names) else LazyReadOnlyStrings(path, STRING_PREFIX_BYTES)
 
 
 def string_prefix(strings: Iterable[str], share: float = STRING_PREFIX_SHARE,
