@@ -268,9 +268,10 @@ def add_signatures_subcommand(sub, handler) -> None:
 
 def add_train_words_subcommand(sub, handler) -> None:
     words = sub.add_parser("train-words", help="train the name-word model and add it to a model folder")
-    words.add_argument("--train_data", required=True, help="training dataset CSV (from 'binbridge corpus build')")
-    words.add_argument("--eval_data", help="eval dataset CSV: picks the best epoch and the naming rule "
-                                           "(words per name, relative threshold) by SymLM-style F1")
+    words.add_argument("--train_data", required=True, nargs="+", metavar="CSV",
+                       help="training dataset CSV(s) (from 'binbridge corpus build'); several are read as one")
+    words.add_argument("--eval_data", help="eval dataset CSV: picks the best epoch and, unless --max_words or "
+                                           "--relative_threshold is given, the naming rule by SymLM-style F1")
     words.add_argument("-o", "--output_dir", required=True,
                        help="model folder to add word_model.json and word_model.safetensors to (created if missing)")
     words.add_argument("--epochs", type=_positive_int, default=2, help="passes over the training rows (default 2)")
@@ -285,6 +286,16 @@ def add_train_words_subcommand(sub, handler) -> None:
                             "file grows by dim x 2 bytes per feature (default 40000, about 5 MB)")
     words.add_argument("--min_feature_count", type=_positive_int, default=3,
                        help="training functions a feature must occur in to get a row (default 3)")
+    words.add_argument("--min_feature_projects", type=_positive_int, default=2,
+                       help="training projects (the project column) a feature must occur in to get a row; "
+                            "1 keeps features that only one project shows (default 2)")
+    words.add_argument("--max_words", type=_positive_int,
+                       help="naming rule: words per name at most (default: chosen on --eval_data, else 2)")
+    words.add_argument("--relative_threshold", type=float,
+                       help="naming rule: a further word joins the name when its probability is at least this "
+                            "fraction, in [0, 1], of the top word's (default: chosen on --eval_data, else 0.3)")
+    words.add_argument("--feature_set", type=int, choices=(1, 2), default=2,
+                       help="features the model reads: 1 as before 2026-12-06, 2 adds instruction shapes (default 2)")
     words.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     words.add_argument("--no_progress", action="store_true", help="hide progress bars")
     words.set_defaults(handler=handler)

@@ -21,9 +21,9 @@ from binbridge.inference.word_names import (
     library_prefix,
     string_prefix,
 )
-from binbridge.model.word_features import function_features
+from binbridge.model.word_features import LATEST_FEATURE_SET, function_feature_ids, function_features, operand_shape
 from binbridge.model.word_model import PREFIX_WORD, NameWordModel, WordModelConfig, load_word_model
-from binbridge.training.word_training import WordTrainingArguments, target_words, train_words
+from binbridge.training.word_training import WordTrainingArguments, frequent_features, target_words, train_words
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,6 +125,79 @@ def test_features_keep_imports_strings_and_constants():
         assert feature in features, feature
     # A number inside a string is not a constant.
     assert not any(f.startswith("c:") for f in function_features('lea rdi, [rip + "error 404"]'))
+
+
+@pytest.mark.parametrize("operands, shape", [
+    ("qword ptr [rbp - 0x18], rdi", "qwordptr[R-N],R"),
+    ("eax, dword ptr [rsi + rdx*4 + 8]", "R,dwordptr[R+R*N+N]"),
+    ("r8d, r12b", "R,R"),
+    ("xmm0, xmmword ptr [DATA]", "R,xmmwordptr[DATA]"),
+    ('rdi, [rip + "a b, c"]', "R,[R+S]"),
+    ("<strlen>", "I"),
+    (".L11", "L"),
+    ("FUNC", "FUNC"),
+    ("rax, qword ptr fs:[0x28]", "R,qwordptrfs:[N]"),
+    ("", ""),
+])
+def test_operand_shape(operands, shape):
+    assert operand_shape(operands) == shape
+
+
+def test_feature_set_2_adds_shapes_only():
+    assembly = 'push rbp\nmov rax, qword ptr [rdi + 0x10]\njne .L0\nret'
+    first, second = function_features(assembly, 1), function_features(assembly, 2)
+    assert not any(f.startswith("o:") for f in first)
+    assert [f for f in second if not f.startswith("o:")] == first
+    assert [f for f in second if f.startswith("o:")] == ["o:push R", "o:mov R,qwordptr[R+N]", "o:jne L", "o:ret"]
+
+
+def test_folder_without_feature_set_reads_set_1(trained_folder, tmp_path):
+    import shutil
+
+    assert load_word_model(trained_folder).config.feature_set == LATEST_FEATURE_SET
+    folder = tmp_path / "older"
+    shutil.copytree(trained_folder, folder)
+    _edit(folder, lambda d: d["config"].pop("feature_set"))
+    model = load_word_model(folder)
+    assert model.config.feature_set == 1
+    # The namer reads the features of the model's own set; the shapes of set 2 have rows in this model.
+    assembly = "push rbp\nmov rax, qword ptr [rdi + 0x10]\ncall <strlen>\nret"
+    with torch.no_grad():
+        by_set = {n: torch.softmax(model(*model.bags([function_feature_ids(assembly, n)])), -1) for n in (1, 2)}
+    read = WordNamer(model).probabilities([assembly])
+    assert torch.allclose(read, by_set[1])
+    assert not torch.allclose(read, by_set[2])
+
+
+def test_frequent_features_need_several_projects():
+    id_lists = [[1, 2], [1, 2], [1, 3], [3]]
+    projects = ["a", "a", "b", "b"]
+    assert frequent_features(id_lists, 10, 1).tolist() == [1, 2, 3]
+    assert frequent_features(id_lists, 10, 1, projects, 2).tolist() == [1]
+    assert frequent_features(id_lists, 10, 2, projects, 1).tolist() == [1, 2, 3]
+    assert frequent_features(id_lists, 1, 1).tolist() == [1]
+
+
+def test_train_on_two_csvs_with_a_given_rule(word_corpus, tmp_path):
+    root, train, evaluation = word_corpus
+    result = train_words(WordTrainingArguments(train_data=[str(train), str(evaluation)], eval_data=str(evaluation),
+                                               output_dir=str(tmp_path / "m"), epochs=2, batch_size=8,
+                                               max_words=3, relative_threshold=0.1))
+    rows = sum(1 for _ in csv.DictReader(train.open())) + sum(1 for _ in csv.DictReader(evaluation.open()))
+    assert result.rows == rows
+    model = load_word_model(tmp_path / "m")
+    assert (model.config.max_words, model.config.relative_threshold) == (3, 0.1)
+
+
+@pytest.mark.parametrize("field, value, rule", [
+    ("max_words", 0, "positive integer"), ("relative_threshold", -0.5, "[0, 1]"), ("feature_set", 3, "one of 1, 2"),
+    ("min_feature_projects", 0, "positive integer"), ("train_data", [], "at least one dataset CSV"),
+])
+def test_training_arguments_name_the_field(field, value, rule, tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        WordTrainingArguments(**{"train_data": "t.csv", "output_dir": str(tmp_path), field: value})
+    assert f"train-words.{field}=" in str(caught.value)
+    assert rule in str(caught.value)
 
 
 @pytest.mark.parametrize("path, expected", [
@@ -255,7 +328,7 @@ def test_target_words_project_prefix():
 
 @pytest.mark.parametrize("field, value, rule", [
     ("dim", 0, "positive integer"), ("max_words", 9, "at most 8"), ("relative_threshold", 1.5, "[0, 1]"),
-    ("max_words", True, "positive integer"),
+    ("max_words", True, "positive integer"), ("feature_set", 0, "one of 1, 2"),
 ])
 def test_config_names_the_field(field, value, rule):
     with pytest.raises(ConfigError) as caught:
@@ -422,6 +495,7 @@ def test_train_words_refuses_useless_input(word_corpus, tmp_path):
     cases = [
         (["--train_data", str(nameless), "-o", str(tmp_path / "a")], "no function name has a word"),
         (["--train_data", str(train), "-o", str(tmp_path / "b"), "--min_feature_count", "1000"], "no feature occurs"),
+        (["--train_data", str(train), "-o", str(tmp_path / "d"), "--min_feature_projects", "3"], "3 or more projects"),
         (["--train_data", str(train), "-o", str(train)], "is a file, not a folder"),
         (["--train_data", str(train), "--eval_data", str(nameless), "-o", str(tmp_path / "c")],
          "no function name has a word to score against"),

@@ -195,7 +195,8 @@ class WordNamer:
         """Return [N, V] word probabilities, one row per assembly text."""
         rows = []
         for start in range(0, len(assemblies), BATCH_ROWS):
-            ids = [function_feature_ids(text) for text in assemblies[start:start + BATCH_ROWS]]
+            ids = [function_feature_ids(text, self.model.config.feature_set)
+                   for text in assemblies[start:start + BATCH_ROWS]]
             flat, offsets = self.model.bags(ids)  # [n], [B]
             rows.append(torch.softmax(self.model(flat, offsets), dim=-1))  # [B, V]
         if not rows:

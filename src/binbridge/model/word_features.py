@@ -8,7 +8,12 @@ feature strings taken from its normalised assembly (``binary.normalize``):
 * ``s:`` each string the function references (first 40 characters), ``sw:`` its words,
   and ``sx:`` the camelCase and underscore parts of those words;
 * ``c:`` each immediate constant above 8;
-* ``n:``, ``nc:`` and ``nf:`` the instruction count (log scale), import calls and local calls.
+* ``n:``, ``nc:`` and ``nf:`` the instruction count (log scale), import calls and local calls;
+* feature set 2 only: ``o:`` each instruction's shape, its mnemonic with operands reduced to
+  kinds (``mov R,qwordptr[R+N]``: a register loaded from a field of a pointer).
+
+Models trained before set 2 existed read set 1. Each model's config names its set, and the
+namer reads the features of that set.
 
 A feature string becomes a 32-bit id (CRC-32), so the model stores ids, not strings.
 """
@@ -33,8 +38,31 @@ MAX_WORDS_PER_STRING = 12
 MAX_COUNT_FEATURE = 10
 SMALL_CONSTANT = 8
 
+FEATURE_SETS = (1, 2)
+LATEST_FEATURE_SET = 2
 
-def function_features(assembly: str) -> list[str]:
+# Operand shapes: each operand part becomes a kind. Registers of every width are R (fs and gs stay,
+# so the stack-protector load fs:[0x28] keeps its look), numbers N, in-function jump targets L,
+# imports I and strings S; FUNC, DATA and ADDR stay as the normaliser wrote them.
+_SHAPE_STEPS = (
+    (STRING_PATTERN, "S"),
+    (re.compile(r"<[^>]*>"), "I"),
+    (re.compile(r"\.L\d+\b"), "L"),
+    (re.compile(r"\b(?:r(?:[abcd]x|[sd]i|[sb]p|8|9|1[0-5])[dwb]?|e(?:[abcd]x|[sd]i|[sb]p)|[abcd][xlh]"
+                r"|(?:[sd]i|[sb]p)l?|[xyz]mm\d+|k[0-7]|rip)\b"), "R"),
+    (re.compile(r"\b(?:0x[0-9a-f]+|\d+)\b"), "N"),
+    (re.compile(r" "), ""),
+)
+
+
+def operand_shape(operands: str) -> str:
+    """Reduce an instruction's operands to kinds: ``qword ptr [rbp - 0x18], rdi`` -> ``qwordptr[R-N],R``."""
+    for pattern, kind in _SHAPE_STEPS:
+        operands = pattern.sub(kind, operands)
+    return operands
+
+
+def function_features(assembly: str, feature_set: int = 1) -> list[str]:
     """Return the feature strings of one function's normalised assembly, with repeats."""
     lines = [line for line in assembly.split("\n") if line]
     features = [f"n:{min(int(math.log2(len(lines) + 1) * 2), 30)}"]
@@ -43,6 +71,8 @@ def function_features(assembly: str) -> list[str]:
     for line in lines:
         mnemonic, _, operands = line.partition(" ")
         features.append("m:" + mnemonic)
+        if feature_set >= 2:
+            features.append(f"o:{mnemonic} {operand_shape(operands)}".rstrip())
         features.append(f"b:{previous}_{mnemonic}")
         previous = mnemonic
         is_call = mnemonic in ("call", "jmp")
@@ -77,6 +107,6 @@ def feature_id(feature: str) -> int:
     return zlib.crc32(feature.encode("utf-8", "surrogatepass"))
 
 
-def function_feature_ids(assembly: str) -> list[int]:
+def function_feature_ids(assembly: str, feature_set: int = 1) -> list[int]:
     """Return the feature ids of one function, with repeats (the model averages over them)."""
-    return [feature_id(feature) for feature in function_features(assembly)]
+    return [feature_id(feature) for feature in function_features(assembly, feature_set)]

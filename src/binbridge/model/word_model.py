@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from binbridge.errors import ConfigError, ModelLoadError
+from binbridge.model.word_features import FEATURE_SETS
 from binbridge.outputs import current_umask
 
 WORD_MODEL_CONFIG = "word_model.json"
@@ -52,6 +53,9 @@ class WordModelConfig:
     # ``relative_threshold`` times the top word's.
     max_words: int = 2
     relative_threshold: float = 0.5
+    # Which features the model reads (``word_features.FEATURE_SETS``). Folders written before the field
+    # existed hold no value and read set 1; ``binbridge train-words`` writes the latest set.
+    feature_set: int = 1
 
     def __post_init__(self) -> None:
         for name in ("dim", "max_words"):
@@ -62,6 +66,9 @@ class WordModelConfig:
             raise ConfigError("word_model", "dim", self.dim, f"must be at most {MAX_DIM}")
         if self.max_words > 8:
             raise ConfigError("word_model", "max_words", self.max_words, "must be at most 8")
+        if self.feature_set not in FEATURE_SETS or isinstance(self.feature_set, bool):
+            raise ConfigError("word_model", "feature_set", self.feature_set,
+                              f"must be one of {', '.join(map(str, FEATURE_SETS))}")
         value = self.relative_threshold
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise ConfigError("word_model", "relative_threshold", value, "must be a number in [0, 1]")

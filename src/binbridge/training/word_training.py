@@ -1,14 +1,19 @@
 """Train the name-word model (``model.word_model``) on a dataset CSV, in minutes on a CPU.
 
 Steps:
-1. Read the rows; split each name into its distinct SymLM-style words of two or more letters.
+1. Read the rows (of one or more training CSVs); split each name into its distinct SymLM-style words of two or more letters.
 2. Where a name starts with the library prefix of its row's file name (``pcap`` for
    ``libpcap.pie``), replace that prefix by ``<prefix>`` (``target_words``).
 3. Keep the ``vocabulary_size`` most common words, and each word's mean relative position.
-4. Keep the ``max_features`` feature ids seen in the most functions (at least ``min_feature_count``).
+4. Keep the ``max_features`` feature ids seen in the most functions, each in at least
+   ``min_feature_count`` functions of at least ``min_feature_projects`` projects. A feature that
+   only one project shows (its own constants and messages) cannot carry over to a project the
+   model never saw; on the eval split, two projects scored better than one, three or four.
 5. Train with Adam and cross-entropy against the uniform distribution over each name's words.
 6. With eval data, keep the epoch whose names score the best SymLM-style F1 and choose the naming
-   rule (``max_words``, ``relative_threshold``) from a small grid on the same data.
+   rule (``max_words``, ``relative_threshold``) from a small grid on the same data, unless the
+   rule is given. A final model can then train on the training and eval rows together, with the
+   epochs and rule chosen before.
 7. Write ``word_model.json`` and ``word_model.safetensors`` into the output folder.
 """
 
@@ -33,7 +38,7 @@ from binbridge.errors import ConfigError, InputError
 from binbridge.evaluation.metrics import name_f1
 from binbridge.evaluation.names import strip_decorations, symlm_words
 from binbridge.inference.word_names import WordNamer, library_prefix
-from binbridge.model.word_features import function_feature_ids
+from binbridge.model.word_features import LATEST_FEATURE_SET, function_feature_ids
 from binbridge.model.word_model import MAX_DIM, PREFIX_WORD, NameWordModel, WordModelConfig, pack_rows
 from binbridge.progress import progress_bar
 from binbridge.training.word_head import name_words
@@ -46,11 +51,14 @@ PROJECT_PREFIX_SHARE = 0.2
 
 # Naming rules tried on the eval data: (max_words, relative_threshold).
 RULE_GRID = ((1, 0.0), (2, 0.5), (2, 0.3), (3, 0.5), (3, 0.3), (3, 0.0), (4, 0.3))
+# The rule without eval data, and the part of a rule that is not given: the shipped model's choice on the eval split.
+DEFAULT_MAX_WORDS = 2
+DEFAULT_RELATIVE_THRESHOLD = 0.3
 
 
 @dataclass
 class WordTrainingArguments:
-    train_data: str
+    train_data: str | Sequence[str]
     output_dir: str
     eval_data: str | None = None
     epochs: int = 2
@@ -60,11 +68,16 @@ class WordTrainingArguments:
     vocabulary_size: int = 4000
     max_features: int = 40000
     min_feature_count: int = 3
+    min_feature_projects: int = 2
+    feature_set: int = LATEST_FEATURE_SET
+    max_words: int | None = None
+    relative_threshold: float | None = None
     seed: int = 0
     show_progress: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "dim", "vocabulary_size", "max_features", "min_feature_count"):
+        for name in ("epochs", "batch_size", "dim", "vocabulary_size", "max_features", "min_feature_count",
+                     "min_feature_projects"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("train-words", name, value, "must be a positive integer")
@@ -74,6 +87,25 @@ class WordTrainingArguments:
             raise ConfigError("train-words", "seed", self.seed, "must be from 0 to 2**32 - 1")
         if not 0.0 < self.learning_rate <= 1.0:
             raise ConfigError("train-words", "learning_rate", self.learning_rate, "must be in (0, 1]")
+        if isinstance(self.train_data, (str, os.PathLike)):
+            self.train_data = [self.train_data]
+        if not self.train_data:
+            raise ConfigError("train-words", "train_data", self.train_data, "must name at least one dataset CSV")
+        # The model config checks the rule and the feature set, with the same messages as on loading.
+        try:
+            WordModelConfig(max_words=self.rule[0], relative_threshold=self.rule[1], feature_set=self.feature_set)
+        except ConfigError as error:
+            raise ConfigError("train-words", error.field, error.value, error.rule) from error
+
+    @property
+    def rule(self) -> tuple[int, float]:
+        """The naming rule to keep when it is not chosen on eval data: given parts, else the defaults."""
+        return (DEFAULT_MAX_WORDS if self.max_words is None else self.max_words,
+                DEFAULT_RELATIVE_THRESHOLD if self.relative_threshold is None else self.relative_threshold)
+
+    @property
+    def rule_given(self) -> bool:
+        return self.max_words is not None or self.relative_threshold is not None
 
 
 @dataclass
@@ -142,9 +174,20 @@ def word_positions(rows: Sequence[Sequence[str]], vocabulary: Sequence[str]) -> 
     return [totals[w] / counts[w] if counts[w] else 0.5 for w in vocabulary]
 
 
-def frequent_features(id_lists: Sequence[Sequence[int]], max_features: int, min_count: int) -> torch.Tensor:
-    """Return the ids that occur in the most functions, at most ``max_features``, each in at least ``min_count``."""
+def frequent_features(id_lists: Sequence[Sequence[int]], max_features: int, min_count: int,
+                      projects: Sequence[str] | None = None, min_projects: int = 1) -> torch.Tensor:
+    """Return the ids that occur in the most functions, at most ``max_features``.
+
+    Each kept id occurs in at least ``min_count`` functions and, given each function's project
+    in ``projects``, in functions of at least ``min_projects`` projects.
+    """
     counts = Counter(i for ids in id_lists for i in set(ids))
+    if projects is not None and min_projects > 1:
+        seen_in: dict[int, set[str]] = {}
+        for ids, project in zip(id_lists, projects):
+            for i in set(ids):
+                seen_in.setdefault(i, set()).add(project)
+        counts = Counter({i: c for i, c in counts.items() if len(seen_in[i]) >= min_projects})
     kept = [i for i, c in counts.most_common(max_features) if c >= min_count]
     return torch.tensor(sorted(kept), dtype=torch.int64)
 
@@ -154,7 +197,8 @@ def train_words(args: WordTrainingArguments) -> WordTrainingResult:
     _check_output_folder(args.output_dir)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    train = _read(args.train_data)
+    train = [row for path in args.train_data for row in _read(path)]
+    train_names = ", ".join(map(str, args.train_data))
     evaluation = _read(args.eval_data) if args.eval_data else []
     targets = target_words([r.function_name for r in train], [r.binary for r in train],
                            [r.project for r in train])
@@ -162,19 +206,24 @@ def train_words(args: WordTrainingArguments) -> WordTrainingResult:
     index = {w: i for i, w in enumerate(vocabulary)}
     labels = [[index[w] for w in row if w in index] for row in targets]
     if not [w for w in vocabulary if w != PREFIX_WORD]:
-        raise InputError(args.train_data, "no function name has a word of two or more letters besides a library "
+        raise InputError(train_names, "no function name has a word of two or more letters besides a library "
                          "prefix", "pass a dataset whose function_name column holds real names")
     if evaluation and not any(len(w) >= 2 for r in evaluation for w in name_words(r.function_name)):
         raise InputError(args.eval_data, "no function name has a word to score against",
                          "pass an eval dataset whose function_name column holds real names, or leave out --eval_data")
     logger.info("%d training functions, %d name words", len(train), len(vocabulary))
 
-    train_ids = [function_feature_ids(r.assembly) for r in train]
-    feature_ids = frequent_features(train_ids, args.max_features, args.min_feature_count)
+    train_ids = [function_feature_ids(r.assembly, args.feature_set) for r in train]
+    feature_ids = frequent_features(train_ids, args.max_features, args.min_feature_count,
+                                    [r.project for r in train], args.min_feature_projects)
     if not len(feature_ids):
-        raise InputError(args.train_data, f"no feature occurs in {args.min_feature_count} or more functions",
-                         "lower --min_feature_count or pass more training rows")
-    model = NameWordModel(WordModelConfig(dim=args.dim), feature_ids, vocabulary, word_positions(targets, vocabulary))
+        raise InputError(train_names, f"no feature occurs in {args.min_feature_count} or more functions of "
+                         f"{args.min_feature_projects} or more projects",
+                         "lower --min_feature_count or --min_feature_projects, or pass more training rows")
+    max_words, threshold = args.rule
+    config = WordModelConfig(dim=args.dim, max_words=max_words, relative_threshold=threshold,
+                             feature_set=args.feature_set)
+    model = NameWordModel(config, feature_ids, vocabulary, word_positions(targets, vocabulary))
     logger.info("%d features with a row", len(feature_ids))
     bags = [model.rows(ids) for ids in train_ids]
 
@@ -183,7 +232,8 @@ def train_words(args: WordTrainingArguments) -> WordTrainingResult:
     usable = [i for i, row in enumerate(labels) if row]
     for epoch in range(1, args.epochs + 1):
         loss = _train_epoch(model, optimizer, bags, labels, usable, args, epoch)
-        f1, rule = _evaluate(model, evaluation) if evaluation else (None, None)
+        rules = (args.rule,) if args.rule_given else RULE_GRID
+        f1, rule = _evaluate(model, evaluation, rules) if evaluation else (None, None)
         logger.info("epoch %d: loss %.3f%s", epoch, loss, f", eval SymLM-style F1 {f1:.4f}" if f1 is not None else "")
         if f1 is None or f1 > best.f1:
             best = _Best(f1 if f1 is not None else -1.0, epoch, copy.deepcopy(model.state_dict()), rule)
@@ -247,14 +297,15 @@ def _train_epoch(model, optimizer, bags, labels, usable, args, epoch) -> float:
     return total / max(steps, 1)
 
 
-def _evaluate(model: NameWordModel, rows: Sequence[FunctionRecord]) -> tuple[float, tuple[int, float]]:
-    """Best SymLM-style F1 over ``RULE_GRID`` on ``rows``, and the rule that gave it."""
+def _evaluate(model: NameWordModel, rows: Sequence[FunctionRecord],
+              rules: Sequence[tuple[int, float]]) -> tuple[float, tuple[int, float]]:
+    """Best SymLM-style F1 over ``rules`` on ``rows``, and the rule that gave it."""
     namer = WordNamer(model)
     probabilities = namer.probabilities([r.assembly for r in rows])  # [N, V]
     prefixes = [library_prefix(r.binary) for r in rows]
     truth = [r.function_name for r in rows]
-    best_f1, best_rule = -1.0, RULE_GRID[0]
-    for max_words, threshold in RULE_GRID:
+    best_f1, best_rule = -1.0, rules[0]
+    for max_words, threshold in rules:
         names = ["_".join(namer.choose(p, prefix, max_words=max_words, relative_threshold=threshold).words)
                  for p, prefix in zip(probabilities, prefixes)]
         f1 = name_f1(truth, names)
