@@ -289,6 +289,9 @@ def add_train_words_subcommand(sub, handler) -> None:
     words.add_argument("--min_feature_projects", type=_positive_int, default=2,
                        help="training projects (the project column) a feature must occur in to get a row; "
                             "1 keeps features that only one project shows (default 2)")
+    words.add_argument("--prefix_share", type=float, default=0.2,
+                       help="a project's most common first name word counts as its prefix when at least this "
+                            "fraction, in (0, 1], of its names start with it (default 0.2)")
     words.add_argument("--max_words", type=_positive_int,
                        help="naming rule: words per name at most (default: chosen on --eval_data, else 2)")
     words.add_argument("--relative_threshold", type=float,

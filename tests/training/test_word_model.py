@@ -192,6 +192,7 @@ def test_train_on_two_csvs_with_a_given_rule(word_corpus, tmp_path):
 @pytest.mark.parametrize("field, value, rule", [
     ("max_words", 0, "positive integer"), ("relative_threshold", -0.5, "[0, 1]"), ("feature_set", 3, "one of 1, 2"),
     ("min_feature_projects", 0, "positive integer"), ("train_data", [], "at least one dataset CSV"),
+    ("prefix_share", 0.0, "(0, 1]"),
 ])
 def test_training_arguments_name_the_field(field, value, rule, tmp_path):
     with pytest.raises(ConfigError) as caught:

@@ -69,6 +69,7 @@ class WordTrainingArguments:
     max_features: int = 40000
     min_feature_count: int = 3
     min_feature_projects: int = 2
+    prefix_share: float = PROJECT_PREFIX_SHARE
     feature_set: int = LATEST_FEATURE_SET
     max_words: int | None = None
     relative_threshold: float | None = None
@@ -87,6 +88,8 @@ class WordTrainingArguments:
             raise ConfigError("train-words", "seed", self.seed, "must be from 0 to 2**32 - 1")
         if not 0.0 < self.learning_rate <= 1.0:
             raise ConfigError("train-words", "learning_rate", self.learning_rate, "must be in (0, 1]")
+        if isinstance(self.prefix_share, bool) or not 0.0 < self.prefix_share <= 1.0:
+            raise ConfigError("train-words", "prefix_share", self.prefix_share, "must be in (0, 1]")
         if isinstance(self.train_data, (str, os.PathLike)):
             self.train_data = [self.train_data]
         if not self.train_data:
@@ -201,7 +204,7 @@ def train_words(args: WordTrainingArguments) -> WordTrainingResult:
     train_names = ", ".join(map(str, args.train_data))
     evaluation = _read(args.eval_data) if args.eval_data else []
     targets = target_words([r.function_name for r in train], [r.binary for r in train],
-                           [r.project for r in train])
+                           [r.project for r in train], args.prefix_share)
     vocabulary = [w for w, _ in Counter(w for row in targets for w in row).most_common(args.vocabulary_size)]
     index = {w: i for i, w in enumerate(vocabulary)}
     labels = [[index[w] for w in row if w in index] for row in targets]
