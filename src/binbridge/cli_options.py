@@ -268,8 +268,9 @@ def add_signatures_subcommand(sub, handler) -> None:
 
 def add_train_words_subcommand(sub, handler) -> None:
     words = sub.add_parser("train-words", help="train the name-word model and add it to a model folder")
-    words.add_argument("--train_data", required=True, nargs="+", metavar="CSV",
-                       help="training dataset CSV(s) (from 'binbridge corpus build'); several are read as one")
+    words.add_argument("--train_data", required=True, nargs="+", action="extend", metavar="CSV",
+                       help="training dataset CSV(s) (from 'binbridge corpus build'); several, or the flag "
+                            "repeated, are read as one")
     words.add_argument("--eval_data", help="eval dataset CSV: picks the best epoch and, unless --max_words or "
                                            "--relative_threshold is given, the naming rule by SymLM-style F1")
     words.add_argument("-o", "--output_dir", required=True,
@@ -293,12 +294,15 @@ def add_train_words_subcommand(sub, handler) -> None:
                        help="a project's most common first name word counts as its prefix when at least this "
                             "fraction, in (0, 1], of its names start with it (default 0.2)")
     words.add_argument("--max_words", type=_positive_int,
-                       help="naming rule: words per name at most (default: chosen on --eval_data, else 2)")
+                       help="naming rule: words per name at most, 1 to 8 (default 2, or chosen on --eval_data "
+                            "when neither rule flag is given)")
     words.add_argument("--relative_threshold", type=float,
                        help="naming rule: a further word joins the name when its probability is at least this "
-                            "fraction, in [0, 1], of the top word's (default: chosen on --eval_data, else 0.3)")
+                            "fraction, in [0, 1], of the top word's (default 0.3, or chosen on --eval_data when "
+                            "neither rule flag is given)")
     words.add_argument("--feature_set", type=int, choices=(1, 2), default=2,
-                       help="features the model reads: 1 as before 2026-12-06, 2 adds instruction shapes (default 2)")
+                       help="features the model reads: 1 = mnemonics, mnemonic pairs, imports, strings, constants "
+                            "and counts; 2 = set 1 plus instruction shapes (default 2)")
     words.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     words.add_argument("--no_progress", action="store_true", help="hide progress bars")
     words.set_defaults(handler=handler)

@@ -329,7 +329,7 @@ def test_target_words_project_prefix():
 
 @pytest.mark.parametrize("field, value, rule", [
     ("dim", 0, "positive integer"), ("max_words", 9, "at most 8"), ("relative_threshold", 1.5, "[0, 1]"),
-    ("max_words", True, "positive integer"), ("feature_set", 0, "one of 1, 2"),
+    ("max_words", True, "positive integer"), ("feature_set", 0, "one of 1, 2"), ("feature_set", 2.0, "one of 1, 2"),
 ])
 def test_config_names_the_field(field, value, rule):
     with pytest.raises(ConfigError) as caught:
@@ -496,7 +496,10 @@ def test_train_words_refuses_useless_input(word_corpus, tmp_path):
     cases = [
         (["--train_data", str(nameless), "-o", str(tmp_path / "a")], "no function name has a word"),
         (["--train_data", str(train), "-o", str(tmp_path / "b"), "--min_feature_count", "1000"], "no feature occurs"),
-        (["--train_data", str(train), "-o", str(tmp_path / "d"), "--min_feature_projects", "3"], "3 or more projects"),
+        (["--train_data", str(train), "-o", str(tmp_path / "d"), "--min_feature_projects", "3"],
+         "hold 2 project(s) ('alpha', 'beta')"),
+        (["--train_data", str(train), str(tmp_path / "missing.csv"), "-o", str(tmp_path / "e")], "missing.csv"),
+        (["--train_data", str(train), str(train), "-o", str(tmp_path / "f")], "given twice in --train_data"),
         (["--train_data", str(train), "-o", str(train)], "is a file, not a folder"),
         (["--train_data", str(train), "--eval_data", str(nameless), "-o", str(tmp_path / "c")],
          "no function name has a word to score against"),
@@ -507,6 +510,16 @@ def test_train_words_refuses_useless_input(word_corpus, tmp_path):
         assert result.returncode == 2, (arguments, result.stderr)
         assert message in result.stderr
         assert "Traceback" not in result.stderr
+    # A failed run leaves no folder of its own behind.
+    assert not any((tmp_path / name).exists() for name in ("a", "c", "d", "e", "f"))
+
+
+def test_repeated_train_data_flag_reads_every_file():
+    from binbridge.cli import build_parser
+
+    args = build_parser().parse_args(["train-words", "--train_data", "a.csv", "--train_data", "b.csv", "c.csv",
+                                      "-o", "out"])
+    assert args.train_data == ["a.csv", "b.csv", "c.csv"]
 
 
 def test_no_automatic_prefix_for_programs(trained_folder, word_corpus, gcc):

@@ -41,12 +41,13 @@ SMALL_CONSTANT = 8
 FEATURE_SETS = (1, 2)
 LATEST_FEATURE_SET = 2
 
-# Operand shapes: each operand part becomes a kind. Registers of every width are R (fs and gs stay,
-# so the stack-protector load fs:[0x28] keeps its look), numbers N, in-function jump targets L,
-# imports I and strings S; FUNC, DATA and ADDR stay as the normaliser wrote them.
+# Operand shapes: each operand part becomes a kind. General-purpose registers of every width, rip, and the
+# SSE, AVX and mask registers are R. Other registers stay as written: fs and gs, so that the stack-protector
+# load fs:[0x28] keeps its look, and MMX, x87 and control registers, as the shipped model was trained.
+# Numbers become N, in-function jump targets L, imports I and strings S; FUNC, DATA and ADDR stay.
 _SHAPE_STEPS = (
     (STRING_PATTERN, "S"),
-    (re.compile(r"<[^>]*>"), "I"),
+    (re.compile(r"<[^<>]*>"), "I"),  # [^<>], not [^>]: a long run of "<" alone would take quadratic time
     (re.compile(r"\.L\d+\b"), "L"),
     (re.compile(r"\b(?:r(?:[abcd]x|[sd]i|[sb]p|8|9|1[0-5])[dwb]?|e(?:[abcd]x|[sd]i|[sb]p)|[abcd][xlh]"
                 r"|(?:[sd]i|[sb]p)l?|[xyz]mm\d+|k[0-7]|rip)\b"), "R"),

@@ -66,7 +66,8 @@ class WordModelConfig:
             raise ConfigError("word_model", "dim", self.dim, f"must be at most {MAX_DIM}")
         if self.max_words > 8:
             raise ConfigError("word_model", "max_words", self.max_words, "must be at most 8")
-        if self.feature_set not in FEATURE_SETS or isinstance(self.feature_set, bool):
+        if not isinstance(self.feature_set, int) or isinstance(self.feature_set, bool) \
+                or self.feature_set not in FEATURE_SETS:
             raise ConfigError("word_model", "feature_set", self.feature_set,
                               f"must be one of {', '.join(map(str, FEATURE_SETS))}")
         value = self.relative_threshold

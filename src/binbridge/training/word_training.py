@@ -196,12 +196,30 @@ def frequent_features(id_lists: Sequence[Sequence[int]], max_features: int, min_
 
 
 def train_words(args: WordTrainingArguments) -> WordTrainingResult:
-    started = time.time()
+    folder = Path(args.output_dir)
+    created = not folder.exists()
     _check_output_folder(args.output_dir)
+    try:
+        return _train_words(args)
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a failed run leaves no empty folder of its own behind
+        raise
+
+
+def _train_words(args: WordTrainingArguments) -> WordTrainingResult:
+    started = time.time()
     random.seed(args.seed)
     torch.manual_seed(args.seed)
+    _check_distinct(args.train_data)
     train = [row for path in args.train_data for row in _read(path)]
     train_names = ", ".join(map(str, args.train_data))
+    projects = sorted({r.project for r in train})
+    if len(projects) < args.min_feature_projects:
+        shown = ", ".join(repr(p) for p in projects[:5]) + (", ..." if len(projects) > 5 else "")
+        raise InputError(train_names, f"hold {len(projects)} project(s) ({shown}), but a feature must occur in "
+                         f"{args.min_feature_projects} projects (--min_feature_projects)",
+                         "pass --min_feature_projects 1, or add CSVs of more projects")
     evaluation = _read(args.eval_data) if args.eval_data else []
     targets = target_words([r.function_name for r in train], [r.binary for r in train],
                            [r.project for r in train], args.prefix_share)
@@ -269,6 +287,17 @@ def _check_output_folder(path: str) -> None:
                          "pass a folder in a writable place") from error
     if not os.access(folder, os.W_OK):
         raise InputError(folder, "is not writable", "pass a folder in a writable place")
+
+
+def _check_distinct(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse a training CSV named twice: its rows would count twice."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        key = os.path.realpath(path)
+        if key in seen:
+            raise InputError(path, f"is the same file as {seen[key]}, given twice in --train_data",
+                             "name each training CSV once")
+        seen[key] = str(path)
 
 
 def _read(path: str) -> list[FunctionRecord]:
