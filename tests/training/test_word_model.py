@@ -497,7 +497,7 @@ def test_train_words_refuses_useless_input(word_corpus, tmp_path):
         (["--train_data", str(nameless), "-o", str(tmp_path / "a")], "no function name has a word"),
         (["--train_data", str(train), "-o", str(tmp_path / "b"), "--min_feature_count", "1000"], "no feature occurs"),
         (["--train_data", str(train), "-o", str(tmp_path / "d"), "--min_feature_projects", "3"],
-         "hold 2 project(s) ('alpha', 'beta')"),
+         "rows of 2 project(s) ('alpha', 'beta'), fewer than --min_feature_projects 3"),
         (["--train_data", str(train), str(tmp_path / "missing.csv"), "-o", str(tmp_path / "e")], "missing.csv"),
         (["--train_data", str(train), str(train), "-o", str(tmp_path / "f")], "given twice in --train_data"),
         (["--train_data", str(train), "-o", str(train)], "is a file, not a folder"),

@@ -53,8 +53,8 @@ class WordModelConfig:
     # ``relative_threshold`` times the top word's.
     max_words: int = 2
     relative_threshold: float = 0.5
-    # Which features the model reads (``word_features.FEATURE_SETS``). Folders written before the field
-    # existed hold no value and read set 1; ``binbridge train-words`` writes the latest set.
+    # Feature set that the model reads (``word_features.FEATURE_SETS``). Folders written before the field
+    # existed lack it and read set 1. ``binbridge train-words`` writes the latest set.
     feature_set: int = 1
 
     def __post_init__(self) -> None:

@@ -1,14 +1,15 @@
 """Train the name-word model (``model.word_model``) on a dataset CSV, in minutes on a CPU.
 
 Steps:
-1. Read the rows (of one or more training CSVs); split each name into its distinct SymLM-style words of two or more letters.
+1. Read the rows of one or more training CSVs. Split each name into its distinct SymLM-style
+   words of two or more letters.
 2. Where a name starts with the library prefix of its row's file name (``pcap`` for
    ``libpcap.pie``), replace that prefix by ``<prefix>`` (``target_words``).
 3. Keep the ``vocabulary_size`` most common words, and each word's mean relative position.
 4. Keep the ``max_features`` feature ids seen in the most functions, each in at least
    ``min_feature_count`` functions of at least ``min_feature_projects`` projects. A feature that
    only one project shows (its own constants and messages) cannot carry over to a project the
-   model never saw; on the eval split, two projects scored better than one, three or four.
+   model never saw. On the eval split, two projects scored better than one, three or four.
 5. Train with Adam and cross-entropy against the uniform distribution over each name's words.
 6. With eval data, keep the epoch whose names score the best SymLM-style F1 and choose the naming
    rule (``max_words``, ``relative_threshold``) from a small grid on the same data, unless the
@@ -51,7 +52,8 @@ PROJECT_PREFIX_SHARE = 0.2
 
 # Naming rules tried on the eval data: (max_words, relative_threshold).
 RULE_GRID = ((1, 0.0), (2, 0.5), (2, 0.3), (3, 0.5), (3, 0.3), (3, 0.0), (4, 0.3))
-# The rule without eval data, and the part of a rule that is not given: the shipped model's choice on the eval split.
+# The naming rule without eval data, and the missing part of a partly given rule. The shipped model uses
+# this rule, which the eval split chose.
 DEFAULT_MAX_WORDS = 2
 DEFAULT_RELATIVE_THRESHOLD = 0.3
 
@@ -102,12 +104,13 @@ class WordTrainingArguments:
 
     @property
     def rule(self) -> tuple[int, float]:
-        """The naming rule to keep when it is not chosen on eval data: given parts, else the defaults."""
+        """Naming rule used when eval data does not choose one: the given parts, else the defaults."""
         return (DEFAULT_MAX_WORDS if self.max_words is None else self.max_words,
                 DEFAULT_RELATIVE_THRESHOLD if self.relative_threshold is None else self.relative_threshold)
 
     @property
     def rule_given(self) -> bool:
+        """Whether ``max_words`` or ``relative_threshold`` fixes the rule, so eval data chooses only the epoch."""
         return self.max_words is not None or self.relative_threshold is not None
 
 
@@ -214,15 +217,16 @@ def _train_words(args: WordTrainingArguments) -> WordTrainingResult:
     _check_distinct(args.train_data)
     train = [row for path in args.train_data for row in _read(path)]
     train_names = ", ".join(map(str, args.train_data))
-    projects = sorted({r.project for r in train})
+    row_projects = [r.project for r in train]
+    projects = sorted(set(row_projects))
     if len(projects) < args.min_feature_projects:
-        shown = ", ".join(repr(p) for p in projects[:5]) + (", ..." if len(projects) > 5 else "")
-        raise InputError(train_names, f"hold {len(projects)} project(s) ({shown}), but a feature must occur in "
-                         f"{args.min_feature_projects} projects (--min_feature_projects)",
+        project_list = ", ".join(repr(p) for p in projects[:5]) + (", ..." if len(projects) > 5 else "")
+        raise InputError(train_names, f"rows of {len(projects)} project(s) ({project_list}), fewer than "
+                         f"--min_feature_projects {args.min_feature_projects}",
                          "pass --min_feature_projects 1, or add CSVs of more projects")
     evaluation = _read(args.eval_data) if args.eval_data else []
-    targets = target_words([r.function_name for r in train], [r.binary for r in train],
-                           [r.project for r in train], args.prefix_share)
+    targets = target_words([r.function_name for r in train], [r.binary for r in train], row_projects,
+                           args.prefix_share)
     vocabulary = [w for w, _ in Counter(w for row in targets for w in row).most_common(args.vocabulary_size)]
     index = {w: i for i, w in enumerate(vocabulary)}
     labels = [[index[w] for w in row if w in index] for row in targets]
@@ -235,8 +239,8 @@ def _train_words(args: WordTrainingArguments) -> WordTrainingResult:
     logger.info("%d training functions, %d name words", len(train), len(vocabulary))
 
     train_ids = [function_feature_ids(r.assembly, args.feature_set) for r in train]
-    feature_ids = frequent_features(train_ids, args.max_features, args.min_feature_count,
-                                    [r.project for r in train], args.min_feature_projects)
+    feature_ids = frequent_features(train_ids, args.max_features, args.min_feature_count, row_projects,
+                                    args.min_feature_projects)
     if not len(feature_ids):
         raise InputError(train_names, f"no feature occurs in {args.min_feature_count} or more functions of "
                          f"{args.min_feature_projects} or more projects",
@@ -290,7 +294,7 @@ def _check_output_folder(path: str) -> None:
 
 
 def _check_distinct(paths: Sequence[str | os.PathLike[str]]) -> None:
-    """Refuse a training CSV named twice: its rows would count twice."""
+    """Raise ``InputError`` for a training CSV named twice, because its rows would count twice."""
     seen: dict[str, str] = {}
     for path in paths:
         key = os.path.realpath(path)
